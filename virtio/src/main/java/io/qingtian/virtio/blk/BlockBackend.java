@@ -1,0 +1,41 @@
+package io.qingtian.virtio.blk;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * What a virtio-blk device needs from the storage behind it. The card implements it for
+ * local raw files, encrypted volumes and NBD volumes; the virtio-blk device model only
+ * walks queues and calls these methods.
+ *
+ * <p>Offsets and lengths are in bytes and always multiples of 512. Buffers are slices of
+ * guest memory (already bounds-checked). Implementations must be safe to call from one
+ * worker thread per queue at the same time.
+ */
+public interface BlockBackend extends AutoCloseable {
+    /** Capacity in bytes (a multiple of 512). May change after a resize. */
+    long sizeBytes();
+
+    boolean readOnly();
+
+    /** Fills {@code dst} with the bytes at {@code offset}. */
+    void read(long offset, MemorySegment dst) throws IOException;
+
+    /** Writes {@code src} at {@code offset}. */
+    void write(long offset, MemorySegment src) throws IOException;
+
+    /** Makes every completed write durable (fdatasync or the remote equivalent). */
+    void flush() throws IOException;
+
+    /** Deallocates the range; reads of it return zeroes afterwards. */
+    void discard(long offset, long length) throws IOException;
+
+    /** Writes zeroes over the range; {@code unmap} allows deallocating it. */
+    void writeZeroes(long offset, long length, boolean unmap) throws IOException;
+
+    /** A stable identifier (at most 20 bytes) returned by VIRTIO_BLK_T_GET_ID. */
+    String serial();
+
+    @Override
+    void close() throws IOException;
+}
