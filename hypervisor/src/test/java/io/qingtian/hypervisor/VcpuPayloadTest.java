@@ -189,7 +189,8 @@ class VcpuPayloadTest {
                 self[0].stop(new VmExit(ExitStatus.POWEROFF, 0, "payload done"));
             }
         };
-        Bus pio = Bus.builder().add(0x10, 8, regs, "regs").add(0x600, 1, stop, "stop").build();
+        // 32-bit OUTs at 0x10-0x17: the range must hold all four bytes of the last one.
+        Bus pio = Bus.builder().add(0x10, 0x10, regs, "regs").add(0x600, 1, stop, "stop").build();
         try (Vm vm = PayloadVm.create(8 << 20, 1, true, pio, Bus.builder().build(), v -> {
             write(v, entry, code);
             KvmVcpu cpu = v.vcpus().get(0);
@@ -219,9 +220,7 @@ class VcpuPayloadTest {
             assertThat(v[2] & 0x500).as("EFER.LME|LMA").isEqualTo(0x500);
             assertThat(v[3]).as("CS = __BOOT_CS").isEqualTo(0x08);
             assertThat(v[4]).as("RSI = boot_params").isEqualTo(0x7000);
-            // v[5], CR3 as the guest reads it, is not checked: PVM virtualises guest CR3 reads
-            // (it reads 0 there); the host view is checked before start and the store at 3 MiB
-            // proves the identity map is live.
+            assertThat(v[5]).as("CR3 = PML4").isEqualTo(0x9000);
             assertThat(v[6] >>> 24).as("APIC ID").isZero();
             assertThat(v[7]).as("identity-mapped store at 3 MiB").isEqualTo(0x12345678L);
             assertThat(stopped.get()).isEqualTo(1);
@@ -237,7 +236,7 @@ class VcpuPayloadTest {
                 (byte) 0x89, (byte) 0xd8, (byte) 0xe7, 0x14,      // mov eax,ebx; out 0x14,eax
                 (byte) 0xf4};                                     // hlt
         RecordingDevice regs = new RecordingDevice(0);
-        Bus pio = Bus.builder().add(0x10, 8, regs, "regs").build();
+        Bus pio = Bus.builder().add(0x10, 0x10, regs, "regs").build();
         try (Vm vm = PayloadVm.create(4 << 20, 1, false, pio, Bus.builder().build(), v -> {
             write(v, 0x100000, code);
             try {
