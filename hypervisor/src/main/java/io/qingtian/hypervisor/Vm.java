@@ -96,6 +96,35 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
         return runners.stream().mapToLong(VcpuRunner::exits).toArray();
     }
 
+    /** Waits until every vCPU thread has left its loop (after an exit was reported). */
+    public void joinVcpus() throws InterruptedException {
+        for (int i = 0; i < threads.size(); i++) {
+            Thread t = threads.get(i);
+            while (!t.join(Duration.ofMillis(100))) {
+                runners.get(i).kick();
+            }
+        }
+    }
+
+    /**
+     * One line per vCPU with its registers and exit count, for diagnosing a guest that
+     * stopped or hung. Only after {@link #joinVcpus()} (vCPU ioctls belong to their thread while it runs).
+     */
+    public List<String> describeVcpus() {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < vcpus.size(); i++) {
+            KvmVcpu v = vcpus.get(i);
+            String state;
+            try {
+                state = v.getRegs() + " " + v.getSregs() + " mp_state=" + v.getMpState();
+            } catch (RuntimeException e) {
+                state = "(state unavailable: " + e.getMessage() + ")";
+            }
+            out.add("vCPU " + v.id() + ": exits=" + runners.get(i).exits() + " " + state);
+        }
+        return out;
+    }
+
     @Override
     public boolean stopping() {
         return stopping;
