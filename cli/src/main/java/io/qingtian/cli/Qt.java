@@ -25,6 +25,7 @@ public final class Qt implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
+        cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
         cl.setExecutionExceptionHandler(new UserErrorHandler());
         return cl;
     }
