@@ -37,7 +37,10 @@ final class L1Image {
     private L1Image() {}
 
     static Parts prepare(LabCache cache, Path dist, Path javaHome) throws IOException {
-        GuestKernel kernel = GuestKernel.stock(cache);
+        return prepare(cache, GuestKernel.stock(cache), dist, javaHome);
+    }
+
+    static Parts prepare(LabCache cache, GuestKernel kernel, Path dist, Path javaHome) throws IOException {
         KernelModules km = kernel.modules();
         for (String m : List.of("irqbypass", "kvm", "kvm_amd")) {
             if (km.find(m).isEmpty()) {

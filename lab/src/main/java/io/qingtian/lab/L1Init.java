@@ -27,7 +27,7 @@ final class L1Init {
                 mount -t proc proc /proc
                 mount -t sysfs sysfs /sys
                 mount -t devtmpfs devtmpfs /dev
-                mount -t tmpfs -o mode=1777 tmpfs /tmp
+                chmod 1777 /tmp  # rootfs is tmpfs already; a tmpfs on /tmp would hide --file content there
                 for t in 1 2 3; do stty -F /dev/ttyS$t raw -echo; done
                 exec 3>/dev/ttyS3
                 for m in $(cat /etc/qt-boot-modules); do insmod "$m" || echo "qt-lab: error insmod $m failed" >&3; done
