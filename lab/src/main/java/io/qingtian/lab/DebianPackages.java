@@ -38,6 +38,34 @@ final class DebianPackages {
                 + (o.stderr().isBlank() ? "" : " (" + HostTools.lastLines(o.stderr().strip(), 1) + ")"));
     }
 
+    /**
+     * {@code [package, version]} of the dependency of {@code meta} matching {@code pattern}. apt-cache
+     * takes seconds here, so the answer is remembered under a key made of the apt package lists'
+     * names, sizes and times: it is asked again only after an {@code apt-get update}.
+     */
+    String[] resolveCurrent(String meta, Pattern pattern) throws IOException {
+        StringBuilder lists = new StringBuilder(meta).append('|').append(pattern.pattern());
+        Path dir = Path.of("/var/lib/apt/lists");
+        if (Files.isDirectory(dir)) {
+            try (Stream<Path> s = Files.list(dir)) {
+                for (Path p : s.sorted().toList()) {
+                    lists.append('|').append(p.getFileName()).append(':').append(Files.size(p)).append(':')
+                            .append(Files.getLastModifiedTime(p).toMillis());
+                }
+            }
+        }
+        Path memo = cache.file("apt", LabCache.hash(List.of(lists.toString())), out -> {
+            String pkg = resolveDependency(meta, pattern);
+            Files.writeString(out, pkg + " " + candidateVersion(pkg));
+        });
+        String[] pv = Files.readString(memo).strip().split(" ");
+        if (pv.length != 2) {
+            Files.deleteIfExists(memo);
+            throw new IOException("corrupt apt memo " + memo + " (deleted; run again)");
+        }
+        return pv;
+    }
+
     /** The candidate version apt would fetch for {@code pkg}. */
     String candidateVersion(String pkg) throws IOException {
         HostTools.Output o = HostTools.run(null, 60, List.of("apt-cache", "policy", pkg));

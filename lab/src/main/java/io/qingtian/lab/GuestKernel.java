@@ -17,7 +17,8 @@ import java.util.stream.Stream;
  * <p>{@link #stock()} resolves the current package with {@code apt-cache depends
  * linux-image-cloud-amd64}, downloads and unpacks it once into the cache
  * ({@code $QT_CACHE/debs/PACKAGE_VERSION}), and generates {@code modules.dep} with
- * {@code depmod -b} (the package ships none). Later calls only ask apt-cache (no network).
+ * {@code depmod -b} (the package ships none). Later calls use the cache (no network; apt-cache
+ * is asked again only after the package lists change).
  *
  * @param version     the kernel release, e.g. {@code 6.1.0-56-cloud-amd64}
  * @param packageName the Debian package, e.g. {@code linux-image-6.1.0-56-cloud-amd64}
@@ -41,8 +42,9 @@ public record GuestKernel(String version, String packageName, String packageVers
             String pkg;
             String pkgVersion;
             try {
-                pkg = apt.resolveDependency(META, IMAGE);
-                pkgVersion = apt.candidateVersion(pkg);
+                String[] pv = apt.resolveCurrent(META, IMAGE);
+                pkg = pv[0];
+                pkgVersion = pv[1];
             } catch (UserError e) {
                 // No package lists (or no mirror): a kernel fetched earlier is still good.
                 Path cached = newestCached(cache);

@@ -91,6 +91,8 @@ final class L1Image {
                 cpio.file("opt/qt/bin/qt", 0755, L1Init.QT_LAUNCHER.getBytes());
             }
         });
+        cache.prune("l1", "qt-", 8);
+        cache.prune("jdeps", "", 16);
         return new Parts(kernel, base, disk, qt);
     }
 

@@ -117,7 +117,7 @@ public final class Lab {
                     "-smp", Integer.toString(req.cpus()), "-m", req.memoryMiB() + "M",
                     "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                     "-kernel", l1.kernel().bzImage().toString(), "-initrd", initrd.toString(),
-                    "-append", "console=ttyS0 quiet panic=-1 8250.nr_uarts=4",
+                    "-append", kernelCommandLine(),
                     "-drive", "file=" + l1.disk() + ",if=none,id=lab,format=raw,readonly=on",
                     "-device", "virtio-blk-pci,drive=lab"));
             for (int i = 0; i < 4; i++) {
@@ -195,6 +195,15 @@ public final class Lab {
             }
             LabCache.deleteTree(run);
         }
+    }
+
+    /**
+     * L1's kernel command line; {@code $QT_LAB_KERNEL_ARGS} is appended (e.g. {@code loglevel=7}
+     * to see the whole boot on the console).
+     */
+    static String kernelCommandLine() {
+        String extra = System.getenv("QT_LAB_KERNEL_ARGS");
+        return "console=ttyS0 quiet panic=-1 8250.nr_uarts=4 cryptomgr.notests" + (extra == null || extra.isBlank() ? "" : " " + extra.strip());
     }
 
     /** base + qt + this run's files and command, concatenated (the kernel unpacks each in turn). */

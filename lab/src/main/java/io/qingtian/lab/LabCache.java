@@ -85,6 +85,32 @@ public final class LabCache {
         return target;
     }
 
+    /**
+     * Deletes all but the {@code keep} newest files named {@code prefix*} in {@code area}; for
+     * entries keyed by something that changes with every build (the project's jars).
+     */
+    public void prune(String area, String prefix, int keep) throws IOException {
+        Path dir = root.resolve(area);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        List<Path> old;
+        try (Stream<Path> s = Files.list(dir)) {
+            old = s.filter(p -> p.getFileName().toString().startsWith(prefix) && Files.isRegularFile(p))
+                    .sorted(java.util.Comparator.comparing((Path p) -> {
+                        try {
+                            return Files.getLastModifiedTime(p).toMillis();
+                        } catch (IOException e) {
+                            return 0L;
+                        }
+                    }).reversed())
+                    .skip(keep).toList();
+        }
+        for (Path p : old) {
+            Files.deleteIfExists(p);
+        }
+    }
+
     /** Fills a fresh path (an empty directory, or a file to overwrite). */
     @FunctionalInterface
     public interface Builder {
