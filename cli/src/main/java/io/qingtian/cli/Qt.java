@@ -26,6 +26,7 @@ public final class Qt implements Runnable {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
         cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
+        cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
         cl.setExecutionExceptionHandler(new UserErrorHandler());
         return cl;
     }
