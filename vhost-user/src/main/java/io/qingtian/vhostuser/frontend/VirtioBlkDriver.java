@@ -388,6 +388,14 @@ public final class VirtioBlkDriver implements AutoCloseable {
         return frontend.getVringBase(queue);
     }
 
+    /** {@link #stopQueue} for an idle queue (nothing in flight); named for what tests check. */
+    public int getVringBaseAfterIdle(int queue) throws VhostUserProtocolException {
+        if (queues[queue].freeSlotCount != options.slots()) {
+            throw new IllegalStateException("queue " + queue + " has requests in flight");
+        }
+        return stopQueue(queue);
+    }
+
     /** The driver's avail index for a queue: after a clean stop the back-end reports the same. */
     public int availIdx(int queue) {
         return queues[queue].ring.availIdx();
