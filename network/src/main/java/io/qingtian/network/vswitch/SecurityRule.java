@@ -1,0 +1,61 @@
+package io.qingtian.network.vswitch;
+
+import io.qingtian.network.packet.Cidr;
+import io.qingtian.network.packet.IpProto;
+
+/**
+ * An ingress allow rule: protocol, destination port range (TCP/UDP only) and source CIDR.
+ * Rules only allow; anything not allowed and not part of a tracked flow is denied.
+ */
+public record SecurityRule(int protocol, int fromPort, int toPort, Cidr source) {
+    public SecurityRule {
+        if (protocol != IpProto.TCP && protocol != IpProto.UDP && protocol != IpProto.ICMP) {
+            throw new IllegalArgumentException("protocol must be tcp, udp or icmp");
+        }
+        if (protocol == IpProto.ICMP) {
+            fromPort = 0;
+            toPort = 65535;
+        }
+        if (fromPort < 0 || toPort > 65535 || fromPort > toPort) {
+            throw new IllegalArgumentException("bad port range " + fromPort + "-" + toPort);
+        }
+    }
+
+    /** Parses "tcp"/"udp"/"icmp" and "A-B" or "A" (null = all ports). */
+    public static SecurityRule of(String proto, String ports, String from) {
+        int p = switch (proto.toLowerCase(java.util.Locale.ROOT)) {
+            case "tcp" -> IpProto.TCP;
+            case "udp" -> IpProto.UDP;
+            case "icmp" -> IpProto.ICMP;
+            default -> throw new IllegalArgumentException("protocol must be tcp, udp or icmp: " + proto);
+        };
+        int lo = 0;
+        int hi = 65535;
+        if (ports != null && !ports.isEmpty()) {
+            if (p == IpProto.ICMP) {
+                throw new IllegalArgumentException("icmp rules take no port range");
+            }
+            String[] ab = ports.split("-", -1);
+            try {
+                lo = Integer.parseInt(ab[0]);
+                hi = ab.length == 1 ? lo : Integer.parseInt(ab[1]);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("port range must be A-B or A: " + ports);
+            }
+            if (ab.length > 2) {
+                throw new IllegalArgumentException("port range must be A-B or A: " + ports);
+            }
+        }
+        return new SecurityRule(p, lo, hi, Cidr.parse(from));
+    }
+
+    public boolean matches(int proto, int srcIp, int dstPort) {
+        return proto == protocol && source.contains(srcIp) && dstPort >= fromPort && dstPort <= toPort;
+    }
+
+    @Override
+    public String toString() {
+        String ports = protocol == IpProto.ICMP ? "" : " ports " + fromPort + "-" + toPort;
+        return IpProto.name(protocol) + ports + " from " + source;
+    }
+}
