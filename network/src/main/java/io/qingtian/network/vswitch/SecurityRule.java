@@ -49,6 +49,18 @@ public record SecurityRule(int protocol, int fromPort, int toPort, Cidr source) 
         return new SecurityRule(p, lo, hi, Cidr.parse(from));
     }
 
+    /** Parses the {@link #toString()} form: {@code "tcp ports 22-22 from 0.0.0.0/0"}, {@code "icmp from 10.0.0.0/8"}. */
+    public static SecurityRule parse(String s) {
+        String[] w = s.trim().split("\\s+");
+        if (w.length == 3 && w[1].equals("from")) {
+            return of(w[0], null, w[2]);
+        }
+        if (w.length == 5 && w[1].equals("ports") && w[3].equals("from")) {
+            return of(w[0], w[2], w[4]);
+        }
+        throw new IllegalArgumentException("not a rule (PROTO [ports A-B] from CIDR): " + s);
+    }
+
     public boolean matches(int proto, int srcIp, int dstPort) {
         return proto == protocol && source.contains(srcIp) && dstPort >= fromPort && dstPort <= toPort;
     }
