@@ -5,6 +5,6 @@ public final class Exporters {
     private Exporters() {}
 
     public static BlockExporter vhostUser() {
-        return new UnavailableExporter();
+        return new VhostUserBlkExporter();
     }
 }
