@@ -46,6 +46,7 @@ public final class NbdBackend implements BlockBackend {
     private final Thread reader;
     private volatile long size;
     private volatile IOException broken;
+    private volatile boolean closing;
 
     /**
      * One request awaiting its reply. A READ's payload goes straight into {@code dst} when the
@@ -228,6 +229,7 @@ public final class NbdBackend implements BlockBackend {
         if (broken == null) {
             try {
                 flush();
+                closing = true; // the server hangs up after NBD_CMD_DISC: that EOF is expected
                 sendLock.lock();
                 try {
                     ByteBuffer h = header(NBD_CMD_DISC, (short) 0, 0, 0, 0);
@@ -323,7 +325,9 @@ public final class NbdBackend implements BlockBackend {
     private void fail(IOException e) {
         if (broken == null) {
             broken = e;
-            LOG.warning(e.getMessage());
+            if (!closing) {
+                LOG.warning(e.getMessage());
+            }
         }
         try {
             channel.close();
