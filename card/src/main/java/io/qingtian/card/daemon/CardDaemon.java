@@ -64,18 +64,23 @@ public final class CardDaemon implements AutoCloseable {
             lc.close();
             throw new UserError("a card is already running on " + state.root() + (pid.isEmpty() ? "" : " (pid " + pid + ")"));
         }
+        VolumeManager vm = null;
         try {
             lc.truncate(0);
             lc.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
             CardIdentity id = identity(state);
             MasterKey master = MasterKey.loadOrCreate(state.keys());
-            VolumeManager vm = new VolumeManager(new VolumeStore(state.volumes()), master, exporter);
+            vm = new VolumeManager(new VolumeStore(state.volumes()), master, exporter, state.exportsFile());
+            vm.restoreExports();
             ControlService service = new ControlService(vm, "card " + id.cardId() + " running at " + state.root()
                     + " (pid " + ProcessHandle.current().pid() + ")");
             ControlServer server = new ControlServer(state.controlSocket(), service);
             LOG.info("card " + id.cardId() + " running at " + state.root());
             return new CardDaemon(state, lc, lock, vm, server);
         } catch (IOException | RuntimeException e) {
+            if (vm != null) {
+                vm.close();
+            }
             lock.release();
             lc.close();
             throw e;

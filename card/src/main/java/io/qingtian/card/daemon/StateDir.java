@@ -11,6 +11,7 @@ import java.nio.file.Path;
  *   control.sock     control socket (0600), present while the card runs
  *   keys/            0700; master.key (0600): the card's key-wrapping key
  *   volumes/         NAME.json metadata, NAME.img raw sparse data of local volumes
+ *   exports.json     the volumes exported over vhost-user (restored when the card starts)
  * </pre>
  */
 public record StateDir(Path root) {
@@ -32,6 +33,10 @@ public record StateDir(Path root) {
 
     public Path keys() {
         return root.resolve("keys");
+    }
+
+    public Path exportsFile() {
+        return root.resolve("exports.json");
     }
 
     public Path volumes() {

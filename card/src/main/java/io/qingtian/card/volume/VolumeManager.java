@@ -44,16 +44,57 @@ public final class VolumeManager implements AutoCloseable {
     private final Map<String, Exported> exports = new LinkedHashMap<>();
 
     /** An exported volume: its open backend stack, the bottom file (for resizes) and the server. */
-    private record Exported(Path socket, BlockBackend backend, FileBackend file, BlockExporter.Export export) {}
+    private record Exported(Path socket, int queues, boolean readOnly, BlockBackend backend, FileBackend file,
+            BlockExporter.Export export) {}
 
     /** The request to create a volume, as validated input. Key is null to generate one. */
     public record CreateSpec(String name, Long sizeBytes, boolean encrypt, byte[] key, NbdTarget nbd,
             VolumeMeta.Qos qos) {}
 
+    /** One persisted export ({@code exports.json}): restored when the card restarts. */
+    public record ExportSpec(String name, String socket, int queues, boolean readOnly) {}
+
+    private final java.nio.file.Path exportsFile;
+
     public VolumeManager(VolumeStore store, MasterKey masterKey, BlockExporter exporter) {
+        this(store, masterKey, exporter, null);
+    }
+
+    /** @param exportsFile where exports are remembered across restarts, or null not to */
+    public VolumeManager(VolumeStore store, MasterKey masterKey, BlockExporter exporter, java.nio.file.Path exportsFile) {
         this.store = store;
         this.masterKey = masterKey;
         this.exporter = exporter;
+        this.exportsFile = exportsFile;
+    }
+
+    /**
+     * Re-creates the exports the card had before it stopped or crashed, so a front-end with
+     * reconnect enabled (QEMU {@code -chardev socket,...,reconnect=1}) finds its disk again.
+     * A volume that cannot be exported any more is logged and forgotten; the others still come up.
+     */
+    public synchronized void restoreExports() throws IOException {
+        if (exportsFile == null || !Files.exists(exportsFile)) {
+            return;
+        }
+        ExportSpec[] specs = io.qingtian.card.fs.Json.MAPPER.readValue(exportsFile.toFile(), ExportSpec[].class);
+        for (ExportSpec e : specs) {
+            try {
+                exportNow(e.name(), Path.of(e.socket()), e.queues(), e.readOnly());
+            } catch (IOException | RuntimeException ex) {
+                LOG.warning("cannot restore export of " + e.name() + " at " + e.socket() + ": " + ex.getMessage());
+            }
+        }
+        saveExports();
+    }
+
+    private void saveExports() throws IOException {
+        if (exportsFile == null) {
+            return;
+        }
+        List<ExportSpec> specs = new ArrayList<>();
+        exports.forEach((name, e) -> specs.add(new ExportSpec(name, e.socket().toString(), e.queues(), e.readOnly())));
+        io.qingtian.card.fs.Durable.writeAtomically(exportsFile, io.qingtian.card.fs.Json.MAPPER.writeValueAsBytes(specs));
     }
 
     public synchronized VolumeMeta create(CreateSpec spec) throws IOException {
@@ -163,6 +204,11 @@ public final class VolumeManager implements AutoCloseable {
     }
 
     public synchronized void export(String name, Path socket, int queues, boolean readOnly) throws IOException {
+        exportNow(name, socket, queues, readOnly);
+        saveExports();
+    }
+
+    private void exportNow(String name, Path socket, int queues, boolean readOnly) throws IOException {
         VolumeMeta m = load(name);
         if (exports.containsKey(name)) {
             throw new UserError("volume " + name + " is already exported at " + exports.get(name).socket());
@@ -178,7 +224,7 @@ public final class VolumeManager implements AutoCloseable {
         Opened o = open(m, readOnly);
         try {
             BlockExporter.Export ex = exporter.start(socket, o.backend(), queues, readOnly);
-            exports.put(name, new Exported(socket, o.backend(), o.file(), ex));
+            exports.put(name, new Exported(socket, queues, readOnly, o.backend(), o.file(), ex));
             LOG.info("exported volume " + name + " at " + socket + " (" + queues + " queues" + (readOnly ? ", read-only" : "") + ")");
         } catch (IOException | RuntimeException ex) {
             o.backend().close();
@@ -191,7 +237,11 @@ public final class VolumeManager implements AutoCloseable {
         if (e == null) {
             throw new UserError("volume " + name + " is not exported");
         }
-        closeExport(name, e);
+        try {
+            closeExport(name, e);
+        } finally {
+            saveExports();
+        }
     }
 
     /**
@@ -229,7 +279,10 @@ public final class VolumeManager implements AutoCloseable {
         }
     }
 
-    /** Closes every export and flushes every open backend (card shutdown). */
+    /**
+     * Closes every export and flushes every open backend (card shutdown). The exports stay in
+     * {@code exports.json}: the next start serves them again.
+     */
     @Override
     public synchronized void close() {
         for (var it = exports.entrySet().iterator(); it.hasNext(); ) {

@@ -130,4 +130,27 @@ class CardDaemonTest {
             assertThat(call(state, new ControlRequest.DeleteVolume("e"))).isInstanceOf(ControlResponse.Ok.class);
         }
     }
+
+    @Test
+    void exportsAreRestoredWhenTheCardStartsAgainUntilUnexported() throws Exception {
+        Path state = tmp.resolve("state");
+        Path sock = tmp.resolve("v.sock");
+        try (CardDaemon card = CardDaemon.start(new StateDir(state), Exporters.vhostUser())) {
+            call(state, create("v", 1 << 20));
+            call(state, new ControlRequest.ExportVolume("v", sock.toString(), 1, false));
+        }
+        assertThat(sock).doesNotExist();
+        try (CardDaemon card = CardDaemon.start(new StateDir(state), Exporters.vhostUser())) {
+            var list = (ControlResponse.Volumes) call(state, new ControlRequest.ListVolumes());
+            assertThat(list.volumes()).singleElement().extracting(VolumeInfo::exportedAt).isEqualTo(sock.toString());
+            try (VirtioBlkDriver d = VirtioBlkDriver.connect(sock, VirtioBlkDriver.Options.defaults())) {
+                assertThat(d.getId(0)).startsWith("qt-");
+            }
+            call(state, new ControlRequest.UnexportVolume("v"));
+        }
+        try (CardDaemon card = CardDaemon.start(new StateDir(state), Exporters.vhostUser())) {
+            var list = (ControlResponse.Volumes) call(state, new ControlRequest.ListVolumes());
+            assertThat(list.volumes()).singleElement().extracting(VolumeInfo::exportedAt).isNull();
+        }
+    }
 }
