@@ -14,8 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * QEMU (TCG, stock Debian kernel, shared memfd RAM) as the vhost-user-blk front-end of volumes
- * the card exports: two disks, one with two queues, one encrypted. The guest writes random data
- * and syncs; the card is killed with -9; after a restart (the card restores its exports) a fresh boot of the guest
+ * the card exports: two disks, one with two queues (ext4, made by mkfs.ext4 in the guest), one
+ * encrypted (raw data). The guest writes files and random data and syncs; the card is killed with -9; after a restart (the card restores its exports) a fresh boot of the guest
  * reads the same bytes back.
  */
 @Tag("qemu")
@@ -35,24 +35,43 @@ class CardGuestTest {
             for d in vda vdb; do echo "DISK $d $(cat /sys/block/$d/size) $(cat /sys/block/$d/serial 2>/dev/null)"; done
             """;
 
+    /** vda (plain, two queues): a fresh ext4 with two files; vdb (encrypted): raw random data. */
     static final String WRITE = LOAD + """
-            for d in vda vdb; do
-              dd if=/dev/urandom of=/tmp/$d bs=64k count=32 2>/dev/null
-              dd if=/tmp/$d of=/dev/$d bs=64k seek=16 conv=fsync 2>/dev/null || echo "DDFAIL $d"
-              echo "WROTE $d $(sha256sum /tmp/$d | cut -d' ' -f1)"
-            done
+            mkfs.ext4 -F -q /dev/vda || echo MKFS-FAILED
+            mount -t ext4 /dev/vda /mnt || echo MOUNT-FAILED
+            dd if=/dev/urandom of=/mnt/one bs=64k count=40 2>/dev/null
+            dd if=/dev/urandom of=/mnt/two bs=4k count=77 2>/dev/null
+            echo "WROTE vda $(cat /mnt/one /mnt/two | sha256sum | cut -d' ' -f1)"
+            dd if=/dev/urandom of=/tmp/vdb bs=64k count=32 2>/dev/null
+            dd if=/tmp/vdb of=/dev/vdb bs=64k seek=16 conv=fsync 2>/dev/null || echo "DDFAIL vdb"
+            echo "WROTE vdb $(sha256sum /tmp/vdb | cut -d' ' -f1)"
             sync
             echo GUEST-SYNCED
             sleep 600
             """;
 
     static final String READ = LOAD + """
-            for d in vda vdb; do
-              echo "READ $d $(dd if=/dev/$d bs=64k skip=16 count=32 2>/dev/null | sha256sum | cut -d' ' -f1)"
-            done
+            mount -t ext4 /dev/vda /mnt || echo MOUNT-FAILED
+            echo "READ vda $(cat /mnt/one /mnt/two | sha256sum | cut -d' ' -f1)"
+            umount /mnt
+            echo "READ vdb $(dd if=/dev/vdb bs=64k skip=16 count=32 2>/dev/null | sha256sum | cut -d' ' -f1)"
             echo GUEST-DONE
             poweroff -f
             """;
+
+    /** mkfs.ext4 from the host (e2fsprogs) with its libraries; the kernel has ext4 built in. */
+    static List<Path[]> mkfsFiles() throws Exception {
+        Path mke2fs = Path.of("/usr/sbin/mke2fs");
+        List<Path[]> files = new ArrayList<>();
+        files.add(new Path[] {Path.of("usr/sbin/mkfs.ext4"), mke2fs});
+        for (Path lib : DmCryptOracleTest.libraries(mke2fs)) {
+            files.add(new Path[] {Path.of("/").relativize(lib), lib});
+        }
+        if (java.nio.file.Files.exists(Path.of("/etc/mke2fs.conf"))) {
+            files.add(new Path[] {Path.of("etc/mke2fs.conf"), Path.of("/etc/mke2fs.conf")});
+        }
+        return files;
+    }
 
     static List<String> disks(Path plainSock, Path secretSock) {
         return List.of("-chardev", "socket,id=c0,path=" + plainSock, "-device", "vhost-user-blk-pci,chardev=c0,num-queues=2",
@@ -72,7 +91,7 @@ class CardGuestTest {
     void guestDataSurvivesKill9OfTheCardAfterSync() throws Exception {
         GuestKernel kernel = GuestKernel.stock();
         List<String> modules = List.of("virtio_pci", "virtio_blk");
-        Path writeInit = TcgGuest.initramfs(tmp, "write", WRITE, kernel, modules, List.of());
+        Path writeInit = TcgGuest.initramfs(tmp, "write", WRITE, kernel, modules, mkfsFiles());
         Path readInit = TcgGuest.initramfs(tmp, "read", READ, kernel, modules, List.of());
         Path state = tmp.resolve("state");
         String st = state.toString();
@@ -88,7 +107,8 @@ class CardGuestTest {
             assertThat(Qt.ok("card", "volume", "list", "--state", st)).contains(s1.toString()).contains(s2.toString());
             try (TcgGuest guest = TcgGuest.boot(tmp, "write", kernel, writeInit, disks(s1, s2))) {
                 String console = guest.await("GUEST-SYNCED", 240);
-                assertThat(console).contains("DISK vda 131072").contains("DISK vdb 65536").doesNotContain("DDFAIL");
+                assertThat(console).contains("DISK vda 131072").contains("DISK vdb 65536")
+                        .doesNotContain("DDFAIL").doesNotContain("MKFS-FAILED").doesNotContain("MOUNT-FAILED");
                 written = hashes(console);
                 assertThat(written).hasSize(2);
                 card.kill9(); // the guest synced: every acknowledged flush must be on disk
