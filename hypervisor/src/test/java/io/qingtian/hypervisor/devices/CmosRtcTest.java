@@ -199,6 +199,24 @@ class CmosRtcTest {
     }
 
     @Test
+    void updateInterruptFiresOnItsOwnWithTheRealClock() throws Exception {
+        RecordingIrq irq = new RecordingIrq();
+        try (CmosRtc rtc = new CmosRtc(256 * MIB, 0, irq, InstantSource.system())) {
+            reg(rtc, REG_C);
+            setReg(rtc, REG_B, B_DEFAULT | B_UIE);
+            // No guest access from here on: the timer thread must raise IRQ 8 at the next
+            // second boundary. (A generous bound: this checks behaviour, not latency.)
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!irq.level() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(irq.level()).isTrue();
+            assertThat(reg(rtc, REG_C) & (C_IRQF | C_UF)).isEqualTo(C_IRQF | C_UF);
+            assertThat(irq.level()).isFalse();
+        }
+    }
+
+    @Test
     void setBitClearsUpdateInterruptEnable() {
         CmosRtc rtc = new CmosRtc(256 * MIB, 0, null, clock);
         setReg(rtc, REG_B, B_DEFAULT | B_UIE);
