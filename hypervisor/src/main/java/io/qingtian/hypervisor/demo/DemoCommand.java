@@ -98,7 +98,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private int runInLab(Path initramfs) {
         String command = "qt hypervisor run --kernel \"$QT_GUEST_KERNEL\" --initramfs /tmp/demo.cpio --cpus " + CPUS
-                + " --memory " + MEMORY + " --cmdline '" + VmConfig.DEFAULT_CMDLINE + " quiet' -v";
+                + " --memory " + MEMORY + " --cmdline '" + VmConfig.DEFAULT_CMDLINE + " quiet'";
         LabRequest request = LabRequest.of("sh", "-c", command)
                 .withFile(initramfs, "/tmp/demo.cpio")
                 .withTimeout(Duration.ofSeconds(timeoutSeconds));
