@@ -39,13 +39,25 @@ class VmBuilderTest {
     @TempDir
     Path dir;
 
+    /**
+     * Echo one byte, plus one: mov dx,0x3fd; l: in al,dx; test al,1; jz l (wait for LSR.DR);
+     * mov dx,0x3f8; in al,dx; inc al; out dx,al; mov al,10; out dx,al.
+     */
+    static final byte[] ECHO_NEXT = {0x66, (byte) 0xba, (byte) 0xfd, 0x03, (byte) 0xec, (byte) 0xa8, 0x01, 0x74,
+            (byte) 0xfb, 0x66, (byte) 0xba, (byte) 0xf8, 0x03, (byte) 0xec, (byte) 0xfe, (byte) 0xc0, (byte) 0xee,
+            (byte) 0xb0, 0x0a, (byte) 0xee};
+
     private VmExit run(byte[] tail, int cpus, ByteArrayOutputStream out) throws Exception {
+        return run(tail, cpus, out, null);
+    }
+
+    private VmExit run(byte[] tail, int cpus, ByteArrayOutputStream out, java.io.InputStream in) throws Exception {
         byte[] code = new byte[PRINT_OK.length + tail.length];
         System.arraycopy(PRINT_OK, 0, code, 0, PRINT_OK.length);
         System.arraycopy(tail, 0, code, PRINT_OK.length, tail.length);
         Path k = Files.write(dir.resolve("bzImage"), SyntheticKernels.bzImageRunning(code));
         VmConfig cfg = new VmConfig(new VmConfig.Machine(cpus, 32L << 20), new VmConfig.BootSource(k, null, "console=ttyS0"));
-        try (Vm vm = VmBuilder.build(cfg, new Console(out, null))) {
+        try (Vm vm = VmBuilder.build(cfg, new Console(out, in))) {
             vm.start();
             VmExit exit = vm.awaitExit(Duration.ofSeconds(20));
             assertThat(exit).as("VM ended").isNotNull();
@@ -60,6 +72,17 @@ class VmBuilderTest {
         assertThat(exit.status()).as(exit.detail()).isEqualTo(ExitStatus.POWEROFF);
         assertThat(exit.code()).isZero();
         assertThat(out.toString(StandardCharsets.US_ASCII)).isEqualTo("OK\n");
+    }
+
+    @Test
+    void hostInputReachesTheGuestThroughTheUart() throws Exception {
+        byte[] tail = new byte[ECHO_NEXT.length + ACPI_S5.length];
+        System.arraycopy(ECHO_NEXT, 0, tail, 0, ECHO_NEXT.length);
+        System.arraycopy(ACPI_S5, 0, tail, ECHO_NEXT.length, ACPI_S5.length);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        VmExit exit = run(tail, 1, out, new java.io.ByteArrayInputStream(new byte[] {'a'}));
+        assertThat(exit.status()).as(exit.detail()).isEqualTo(ExitStatus.POWEROFF);
+        assertThat(out.toString(StandardCharsets.US_ASCII)).isEqualTo("OK\nb\n");
     }
 
     @Test
