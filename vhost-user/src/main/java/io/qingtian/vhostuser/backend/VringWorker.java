@@ -30,7 +30,9 @@ final class VringWorker implements Runnable {
     private static final Logger LOG = Logger.getLogger(VringWorker.class.getName());
     /** Requests at least this large may go to a helper. */
     static final long HELPER_MIN_BYTES = 16 * 1024;
-    static final int HELPERS = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    /** Helper threads per queue (0 = every request inline); {@code -Dqt.vhost.helpers=N} overrides. */
+    static final int HELPERS = Integer.getInteger("qt.vhost.helpers",
+            Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())));
     private static final int MAX_HANDED_OFF = 64;
 
     private final String name;
@@ -131,6 +133,9 @@ final class VringWorker implements Runnable {
     }
 
     private boolean handOff(DescriptorChain chain) {
+        if (HELPERS == 0) {
+            return false;
+        }
         synchronized (usedLock) {
             if (handedOff >= MAX_HANDED_OFF) {
                 return false;

@@ -182,6 +182,13 @@ class VhostUserBlkServerTest {
                 byte[] back = new byte[4096];
                 assertThat(d.read(0, 8, back)).isEqualTo(VIRTIO_BLK_S_OK);
                 assertThat(back).isEqualTo(data);
+                // Each abandoned write either happened completely or not at all: never torn.
+                for (int i = 0; i < 16; i++) {
+                    assertThat(d.read(0, 1000 + 8L * i, back)).isEqualTo(VIRTIO_BLK_S_OK);
+                    byte[] whole = new byte[4096];
+                    Arrays.fill(whole, (byte) i);
+                    assertThat(back).satisfiesAnyOf(b -> assertThat(b).isEqualTo(whole), b -> assertThat(b).isEqualTo(new byte[4096]));
+                }
             }
             assertThat(server.stats().connections()).isEqualTo(2);
         }
