@@ -136,6 +136,11 @@ public final class VirtioNetPort implements FrameSink {
         return 0;
     }
 
+    /** A transmit chain the queue rejected (loop, out of memory bounds...): counted, not switched. */
+    public void badChain() {
+        sw.dropFromPort(port, 0, DropReason.BAD_VIRTIO_HEADER);
+    }
+
     /** Called by the switch (its lock held): writes one frame into the receive queue. */
     @Override
     public synchronized boolean transmit(byte[] frame, int offset, int length) {
