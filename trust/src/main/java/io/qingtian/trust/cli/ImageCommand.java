@@ -13,6 +13,7 @@ import io.qingtian.trust.measure.HypervisorBuild;
 import io.qingtian.trust.measure.MeasuredBoot;
 import io.qingtian.trust.measure.MeasurementStore;
 import io.qingtian.trust.release.ReleaseVerifier;
+import io.qingtian.trust.release.RunningRelease;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -26,7 +27,7 @@ import java.util.Optional;
 /** {@code qt image ...}: image-signing keys, signed boot manifests, and their verification. */
 @Command(name = "image", description = "Sign and verify boot manifests (secure boot).",
         subcommands = {ImageCommand.Keygen.class, ImageCommand.Sign.class, ImageCommand.Verify.class,
-                ImageCommand.Measure.class, ImageCommand.SignRelease.class})
+                ImageCommand.Measure.class, ImageCommand.SignRelease.class, ImageCommand.VerifyRelease.class})
 public final class ImageCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -137,6 +138,23 @@ public final class ImageCommand implements Runnable {
                 System.out.println("wrote " + dir.resolve("release.json") + ": release " + m.version() + ", " + m.jars().size() + " jars");
             } catch (TrustException e) {
                 throw Cli.error(e, 2);
+            }
+        }
+    }
+
+    @Command(name = "verify-release", description = "Check card software: the jars of DIR (default: this qt's install) against its signed release.json.")
+    static final class VerifyRelease implements Runnable {
+        @Option(names = "--key", required = true, paramLabel = "RELEASE_PUBLIC_KEY") Path key;
+        @Option(names = "--dir", paramLabel = "DIR") Path dir;
+
+        @Override
+        public void run() {
+            try {
+                var m = dir == null ? RunningRelease.verify(key)
+                        : ReleaseVerifier.check(dir, KeyFiles.readPublic(key, "Ed25519"));
+                System.out.println("OK release " + m.version() + ": " + m.jars().size() + " jars match");
+            } catch (TrustException e) {
+                throw Cli.error(e, Cli.REFUSED);
             }
         }
     }
