@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * checking exit codes and that every refusal is exactly one line (no stack trace).
  */
 class TrustCliTest {
-    record Run(int exit, String out, String err) {}
+    public record Run(int exit, String out, String err) {}
 
     static Path dist;
 
@@ -48,7 +48,7 @@ class TrustCliTest {
                 new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
     }
 
-    static void assertOneLineRefusal(Run r, String... contains) {
+    public static void assertOneLineRefusal(Run r, String... contains) {
         assertThat(r.exit()).as(r.err()).isNotZero();
         assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
         assertThat(r.err()).startsWith("qt: ").doesNotContain("Exception").doesNotContain("\tat ");
