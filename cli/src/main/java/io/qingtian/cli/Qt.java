@@ -25,6 +25,8 @@ public final class Qt implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
+        cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
+        cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
         cl.addSubcommand("image", new io.qingtian.trust.cli.ImageCommand());
         cl.addSubcommand("attest", new io.qingtian.trust.cli.AttestCommand());
         cl.setExecutionExceptionHandler(new UserErrorHandler());

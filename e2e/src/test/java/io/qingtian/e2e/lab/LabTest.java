@@ -1,0 +1,111 @@
+package io.qingtian.e2e.lab;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.qingtian.lab.Lab;
+import io.qingtian.lab.LabRequest;
+import io.qingtian.lab.LabResult;
+import io.qingtian.sys.UserError;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The nested lab end to end: QEMU TCG boots the stock Debian kernel as L1 with kvm-amd, and
+ * commands (including the project's qt) run inside it. Each test boots L1 once (~3-5 s plus the
+ * command); the first run of the suite on a machine also fetches and builds the lab's inputs.
+ */
+@Tag("lab")
+class LabTest {
+    private static final Lab LAB = new Lab();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void l1HasARealKvmWithSvmAndTheGuestInputs() {
+        LabResult r = LAB.run(LabRequest.of("sh", "-c", """
+                test -c /dev/kvm && echo kvm-device
+                grep -q -w svm /proc/cpuinfo && echo svm
+                grep -q -w npt /proc/cpuinfo && echo npt
+                test -d /sys/module/kvm_amd && echo kvm-amd
+                # the bzImage boot protocol magic "HdrS" at 0x202
+                dd if="$QT_GUEST_KERNEL" bs=1 skip=514 count=4 2>/dev/null; echo
+                head -c 6 "$QT_GUEST_INITRAMFS"; echo
+                """));
+        System.out.println("lab: " + r.timings());
+        assertThat(r.exitCode()).as("stderr: %s", r.stderr()).isZero();
+        assertThat(r.stdout().lines()).containsExactly("kvm-device", "svm", "npt", "kvm-amd", "HdrS", "070701");
+        assertThat(r.timings().l1BootMillis()).isPositive();
+        assertThat(r.timings().commandMillis()).isNotNegative();
+    }
+
+    @Test
+    void javaKvmProgramRunsAnL2PayloadToHlt() {
+        LabResult r = LAB.run(LabRequest.of("qt", "lab", "kvm-smoke", "--exits", "3000"));
+        System.out.println("lab: " + r.timings() + "; " + r.stdout().strip());
+        assertThat(r.exitCode()).as("stderr: %s", r.stderr()).isZero();
+        assertThat(r.stdout()).contains("kvm-smoke: HLT after 3000 port-I/O exits on kvm-amd");
+    }
+
+    @Test
+    void failingCommandsStatusAndStderrReachTheCallerAndFilesGoIn() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("in/sub"));
+        Files.writeString(dir.resolve("data.txt"), "from the host\n");
+        Path script = tmp.resolve("fail.sh");
+        Files.writeString(script, "cat /tmp/in/sub/data.txt\necho 'it broke' >&2\nexit 7\n");
+        ByteArrayOutputStream streamedOut = new ByteArrayOutputStream();
+        ByteArrayOutputStream streamedErr = new ByteArrayOutputStream();
+        LabResult r = LAB.run(LabRequest.of("sh", "/tmp/fail.sh")
+                .withFile(tmp.resolve("in"), "/tmp/in").withFile(script, "/tmp/fail.sh"), streamedOut, streamedErr);
+        assertThat(r.exitCode()).isEqualTo(7);
+        assertThat(r.timedOut()).isFalse();
+        assertThat(r.stdout()).isEqualTo("from the host\n");
+        assertThat(r.stderr()).isEqualTo("it broke\n");
+        assertThat(streamedOut.toString(StandardCharsets.UTF_8)).isEqualTo(r.stdout());
+        assertThat(streamedErr.toString(StandardCharsets.UTF_8)).isEqualTo(r.stderr());
+    }
+
+    @Test
+    void aCommandThatNeverEndsIsReportedAsTimedOut() throws Exception {
+        // Through the real CLI, as scripts use it: exit code 124 and a clear message.
+        Path dist = Lab.defaultDist();
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-cp", dist.resolve("qingtian-cli.jar") + ":" + dist.resolve("lib") + "/*",
+                "io.qingtian.cli.Qt", "lab", "run", "--timeout", "20", "--", "sh", "-c", "echo started; sleep 600"));
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+        Thread.ofVirtual().start(() -> {
+            try {
+                p.getInputStream().transferTo(System.out);
+            } catch (java.io.IOException ignored) {
+                // test reads stderr below
+            }
+        });
+        String stderr = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("qt lab run must end by itself after its timeout").isTrue();
+        assertThat(p.exitValue()).isEqualTo(Lab.TIMEOUT_EXIT);
+        assertThat(stderr).contains("lab: timed out after 20 s");
+    }
+
+    @Test
+    void aMissingHostFileIsAUserErrorBeforeBooting() {
+        assertThatThrownBy(() -> LAB.run(LabRequest.of("true").withFile(tmp.resolve("nope"), "/tmp/nope")))
+                .isInstanceOf(UserError.class).hasMessageContaining("no such file or directory on the host");
+    }
+
+    @Test
+    void timeoutThroughTheApiSaysSo() {
+        LabResult r = LAB.run(LabRequest.of("sleep", "600").withTimeout(Duration.ofSeconds(15)));
+        assertThat(r.timedOut()).isTrue();
+        assertThat(r.exitCode()).isEqualTo(Lab.TIMEOUT_EXIT);
+    }
+}

@@ -1,0 +1,48 @@
+package io.qingtian.lab;
+
+/**
+ * The {@code /init} of L1 and the {@code qt} launcher inside it.
+ *
+ * <p>Channels (all 8250 UARTs, which the Debian kernel has built in; each is a unix socket on
+ * the host): ttyS0 = kernel console (kept as the console log), ttyS1 = the command's stdout,
+ * ttyS2 = its stderr, ttyS3 = control lines {@code qt-lab: ready}, {@code qt-lab: exit N},
+ * {@code qt-lab: error ...}. The data ports are set raw so bytes pass unchanged (no CR/LF
+ * translation). Results come back over these ports: a command that wants to return a file
+ * prints it (e.g. {@code base64 FILE}).
+ */
+final class L1Init {
+    private L1Init() {}
+
+    static final String QT_LAUNCHER = """
+            #!/bin/sh
+            # qt inside L1: the project's jars on the lab's jlink JDK 25.
+            exec /opt/lab/jdk/bin/java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
+              -XX:-UsePerfData $QT_JAVA_OPTS -cp "/opt/qt/qingtian-cli.jar:/opt/qt/lib/*" io.qingtian.cli.Qt "$@"
+            """;
+
+    static String script(String kernelVersion) {
+        return """
+                #!/bin/sh
+                export PATH=/opt/qt/bin:/opt/lab/jdk/bin:/bin:/sbin:/usr/bin:/usr/sbin
+                mount -t proc proc /proc
+                mount -t sysfs sysfs /sys
+                mount -t devtmpfs devtmpfs /dev
+                chmod 1777 /tmp  # rootfs is tmpfs already; a tmpfs on /tmp would hide --file content there
+                for t in 1 2 3; do stty -F /dev/ttyS$t raw -echo; done
+                exec 3>/dev/ttyS3
+                for m in $(cat /etc/qt-boot-modules); do insmod "$m" || echo "qt-lab: error insmod $m failed" >&3; done
+                i=0
+                while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+                mount -t ext4 -o ro /dev/vda /opt/lab || echo "qt-lab: error cannot mount the lab disk /dev/vda" >&3
+                export HOME=/root JAVA_HOME=/opt/lab/jdk
+                export QT_GUEST_KERNEL=/opt/lab/guest/vmlinuz QT_GUEST_INITRAMFS=/opt/lab/guest/initramfs.cpio
+                export QT_GUEST_MODULES=/opt/lab/modules/%s
+                echo "qt-lab: ready" >&3
+                cd /tmp
+                sh /qt-lab/command </dev/null >/dev/ttyS1 2>/dev/ttyS2
+                echo "qt-lab: exit $?" >&3
+                exec 3>&-
+                poweroff -f
+                """.formatted(kernelVersion);
+    }
+}

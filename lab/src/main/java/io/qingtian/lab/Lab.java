@@ -1,0 +1,377 @@
+package io.qingtian.lab;
+
+import io.qingtian.sys.UserError;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.StandardProtocolFamily;
+import java.net.URISyntaxException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The nested lab: runs a command inside L1, a stock Debian cloud kernel booted by QEMU TCG on
+ * an emulated AMD EPYC with SVM and nested paging, where {@code /dev/kvm} is a real upstream KVM
+ * ({@code kvm-amd}). Tests use it to run the hypervisor and stock Linux L2 guests on real KVM on
+ * hosts whose own /dev/kvm cannot (see ENVIRONMENT.md).
+ *
+ * <pre>{@code
+ * LabResult r = new Lab().run(LabRequest.of("sh", "-c", "grep -c svm /proc/cpuinfo"));
+ * r.exitCode(); r.stdout(); r.timings().l1BootMillis();
+ * }</pre>
+ *
+ * <p>Inside L1: {@code qt} (the project's CLI on a jlink JDK 25) and {@code java} are on PATH;
+ * {@code $QT_GUEST_KERNEL} is the stock kernel (bzImage), {@code $QT_GUEST_INITRAMFS} a busybox
+ * initramfs whose init prints {@link GuestInitramfs#DEFAULT_MARKER} and powers off,
+ * {@code $QT_GUEST_MODULES} the kernel's module tree ({@code modprobe} works); {@code /tmp} and
+ * the root file system are writable RAM. The command's stdout and stderr come back separately
+ * over their own serial ports and are streamed to the sinks while it runs. The first call
+ * builds the L1 image into the cache ({@link LabCache}); later calls reuse it.
+ */
+public final class Lab {
+    /** Exit code of a run that hit its timeout (as coreutils' {@code timeout}). */
+    public static final int TIMEOUT_EXIT = 124;
+    /** Exit code when L1 stopped without reporting the command's status (e.g. a kernel panic). */
+    public static final int LAB_FAILURE_EXIT = 125;
+
+    private static final String READY = "qt-lab: ready";
+    private static final String EXIT = "qt-lab: exit ";
+    private static final String ERROR = "qt-lab: error ";
+
+    private final LabCache cache;
+    private final Path dist;
+    private final Path javaHome;
+
+    /** A lab with the default cache, the packaged project ({@link #defaultDist()}) and this JDK. */
+    public Lab() {
+        this(LabCache.defaultCache(), defaultDist(), defaultJavaHome());
+    }
+
+    /**
+     * @param cache    where inputs and built images are kept
+     * @param dist     the packaged project, {@code cli/target/qt} (qingtian-cli.jar + lib/)
+     * @param javaHome a JDK 25 (with jlink) to make L1's runtime from
+     */
+    public Lab(LabCache cache, Path dist, Path javaHome) {
+        this.cache = cache;
+        this.dist = dist;
+        this.javaHome = javaHome;
+    }
+
+    /** Runs {@code request}; output is captured in the result only. */
+    public LabResult run(LabRequest request) {
+        return run(request, OutputStream.nullOutputStream(), OutputStream.nullOutputStream(), OutputStream.nullOutputStream());
+    }
+
+    /** Runs {@code request}, streaming the command's stdout and stderr to the sinks as it runs. */
+    public LabResult run(LabRequest request, OutputStream stdoutSink, OutputStream stderrSink) {
+        return run(request, stdoutSink, stderrSink, OutputStream.nullOutputStream());
+    }
+
+    /**
+     * Runs {@code request}, streaming stdout, stderr and L1's kernel console to the sinks.
+     *
+     * @throws UserError (exit code {@link #LAB_FAILURE_EXIT}) if L1 stops without reporting the
+     *                   command's exit status; the message has the end of the console log
+     */
+    public LabResult run(LabRequest request, OutputStream stdoutSink, OutputStream stderrSink, OutputStream consoleSink) {
+        try {
+            return runChecked(request, stdoutSink, stderrSink, consoleSink);
+        } catch (IOException e) {
+            throw new UncheckedIOException("lab: " + e.getMessage(), e);
+        }
+    }
+
+    private LabResult runChecked(LabRequest req, OutputStream stdoutSink, OutputStream stderrSink, OutputStream consoleSink)
+            throws IOException {
+        Path qemu = HostTools.require("qemu-system-x86_64", "qemu-system-x86");
+        for (LabRequest.FileMapping f : req.files()) {
+            if (!Files.exists(f.host())) {
+                throw new UserError("lab: --file " + f.host() + ": no such file or directory on the host");
+            }
+        }
+        L1Image.Parts l1 = L1Image.prepare(cache, dist, javaHome);
+        Path run = Files.createTempDirectory("qt-lab");
+        List<ServerSocketChannel> servers = new ArrayList<>();
+        Process process = null;
+        Thread hook = null;
+        try {
+            Path initrd = run.resolve("initrd.cpio");
+            writeInitrd(initrd, l1, req);
+            List<String> cmd = new ArrayList<>(List.of(qemu.toString(),
+                    "-M", "q35", "-accel", "tcg,thread=multi", "-cpu", "EPYC,+svm,+npt",
+                    "-smp", Integer.toString(req.cpus()), "-m", req.memoryMiB() + "M",
+                    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                    "-kernel", l1.kernel().bzImage().toString(), "-initrd", initrd.toString(),
+                    "-append", kernelCommandLine(),
+                    "-drive", "file=" + l1.disk() + ",if=none,id=lab,format=raw,readonly=on",
+                    "-device", "virtio-blk-pci,drive=lab"));
+            for (int i = 0; i < 4; i++) {
+                Path sock = run.resolve("s" + i);
+                ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                s.bind(UnixDomainSocketAddress.of(sock));
+                servers.add(s);
+                cmd.addAll(List.of("-chardev", "socket,id=s" + i + ",path=" + sock, "-serial", "chardev:s" + i));
+            }
+            Channel console = new Channel(consoleSink);
+            Channel out = new Channel(stdoutSink);
+            Channel err = new Channel(stderrSink);
+            Control control = new Control();
+            Path qemuLog = run.resolve("qemu.log");
+            long start = System.nanoTime();
+            process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(qemuLog.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+            Process p = process;
+            hook = new Thread(p::destroyForcibly);
+            Runtime.getRuntime().addShutdownHook(hook);
+            List<Thread> pumps = List.of(
+                    pump(servers.get(0), console), pump(servers.get(1), out), pump(servers.get(2), err),
+                    pump(servers.get(3), control));
+            boolean finished;
+            try {
+                finished = p.waitFor(req.timeout().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                finished = false;
+            }
+            if (!finished) {
+                p.destroyForcibly();
+                p.onExit().join();
+            }
+            for (ServerSocketChannel s : servers) {
+                s.close(); // unblocks a pump still waiting in accept() if QEMU never connected
+            }
+            for (Thread t : pumps) {
+                try {
+                    t.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            long boot = control.readyAt < 0 ? -1 : (control.readyAt - start) / 1_000_000;
+            long command = control.exitAt < 0 || control.readyAt < 0 ? -1 : (control.exitAt - control.readyAt) / 1_000_000;
+            LabResult.Timings timings = new LabResult.Timings(boot, command);
+            if (!finished) {
+                return new LabResult(TIMEOUT_EXIT, out.text(), err.text(), true, timings, console.text());
+            }
+            if (control.exitCode == null) {
+                String qemuOut = Files.readString(qemuLog).strip();
+                throw new UserError("lab: L1 stopped without reporting the command's exit status"
+                        + (control.errors.isEmpty() ? "" : "; " + String.join("; ", control.errors))
+                        + (qemuOut.isEmpty() ? "" : "; QEMU said: " + HostTools.lastLines(qemuOut, 3))
+                        + "; console ends: " + HostTools.lastLines(console.text().strip(), 8), LAB_FAILURE_EXIT);
+            }
+            if (!control.errors.isEmpty()) {
+                err.append(("lab: " + String.join("; ", control.errors) + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            return new LabResult(control.exitCode, out.text(), err.text(), false, timings, console.text());
+        } finally {
+            if (process != null && process.isAlive()) {
+                process.destroyForcibly();
+            }
+            if (hook != null) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException ignored) {
+                    // JVM shutting down: the hook kills QEMU
+                }
+            }
+            for (ServerSocketChannel s : servers) {
+                s.close();
+            }
+            LabCache.deleteTree(run);
+        }
+    }
+
+    /**
+     * L1's kernel command line; {@code $QT_LAB_KERNEL_ARGS} is appended (e.g. {@code loglevel=7}
+     * to see the whole boot on the console).
+     */
+    static String kernelCommandLine() {
+        String extra = System.getenv("QT_LAB_KERNEL_ARGS");
+        return "console=ttyS0 quiet panic=-1 8250.nr_uarts=4 cryptomgr.notests" + (extra == null || extra.isBlank() ? "" : " " + extra.strip());
+    }
+
+    /** base + qt + this run's files and command, concatenated (the kernel unpacks each in turn). */
+    private static void writeInitrd(Path initrd, L1Image.Parts l1, LabRequest req) throws IOException {
+        Files.copy(l1.baseCpio(), initrd);
+        try (OutputStream os = Files.newOutputStream(initrd, StandardOpenOption.APPEND)) {
+            Files.copy(l1.qtCpio(), os);
+            try (CpioWriter cpio = new CpioWriter(new java.io.BufferedOutputStream(os))) {
+                for (LabRequest.FileMapping f : req.files()) {
+                    addHost(cpio, f.host(), f.guestPath());
+                }
+                cpio.file("qt-lab/command", 0644, commandScript(req.command()).getBytes(StandardCharsets.UTF_8));
+            }
+        }
+    }
+
+    private static void addHost(CpioWriter cpio, Path host, String guest) throws IOException {
+        if (Files.isSymbolicLink(host)) {
+            cpio.symlink(guest, Files.readSymbolicLink(host).toString());
+        } else if (Files.isDirectory(host)) {
+            cpio.directory(guest, mode(host));
+            try (Stream<Path> s = Files.list(host)) {
+                for (Path child : s.sorted().toList()) {
+                    addHost(cpio, child, guest + "/" + child.getFileName());
+                }
+            }
+        } else {
+            cpio.file(guest, mode(host), host);
+        }
+    }
+
+    private static int mode(Path p) throws IOException {
+        Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS);
+        int m = 0;
+        for (PosixFilePermission perm : perms) {
+            m |= 1 << (8 - perm.ordinal());
+        }
+        return m;
+    }
+
+    /** The command as a shell script: each argument single-quoted, so it runs exactly as given. */
+    static String commandScript(List<String> command) {
+        StringBuilder sb = new StringBuilder();
+        for (String arg : command) {
+            if (!sb.isEmpty()) {
+                sb.append(' ');
+            }
+            sb.append('\'').append(arg.replace("'", "'\\''")).append('\'');
+        }
+        return sb.append('\n').toString();
+    }
+
+    private static Thread pump(ServerSocketChannel server, Sink sink) {
+        return Thread.ofVirtual().name("lab-pump").start(() -> {
+            try (SocketChannel c = server.accept()) {
+                ByteBuffer buf = ByteBuffer.allocate(1 << 14);
+                while (c.read(buf) >= 0) {
+                    buf.flip();
+                    byte[] b = new byte[buf.remaining()];
+                    buf.get(b);
+                    buf.clear();
+                    sink.append(b);
+                }
+            } catch (IOException e) {
+                // QEMU gone or never connected: the run's outcome says what happened
+            }
+        });
+    }
+
+    private interface Sink {
+        void append(byte[] bytes);
+    }
+
+    /** A captured and streamed output channel. */
+    private static final class Channel implements Sink {
+        private final ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        private final OutputStream sink;
+
+        Channel(OutputStream sink) {
+            this.sink = sink;
+        }
+
+        @Override
+        public synchronized void append(byte[] bytes) {
+            captured.writeBytes(bytes);
+            try {
+                sink.write(bytes);
+                sink.flush();
+            } catch (IOException e) {
+                // a closed sink must not stop the capture
+            }
+        }
+
+        synchronized String text() {
+            return captured.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    /** Parses the control port's lines. */
+    private static final class Control implements Sink {
+        private final StringBuilder line = new StringBuilder();
+        volatile long readyAt = -1;
+        volatile long exitAt = -1;
+        volatile Integer exitCode;
+        final List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override
+        public void append(byte[] bytes) {
+            for (byte b : bytes) {
+                if (b == '\n') {
+                    handle(line.toString().strip());
+                    line.setLength(0);
+                } else if (b != '\r') {
+                    line.append((char) (b & 0xff));
+                }
+            }
+        }
+
+        private void handle(String l) {
+            if (l.equals(READY)) {
+                readyAt = System.nanoTime();
+            } else if (l.startsWith(EXIT)) {
+                exitAt = System.nanoTime();
+                try {
+                    exitCode = Integer.parseInt(l.substring(EXIT.length()).strip());
+                } catch (NumberFormatException e) {
+                    errors.add("bad exit line '" + l + "'");
+                }
+            } else if (l.startsWith(ERROR)) {
+                errors.add(l.substring(ERROR.length()));
+            }
+        }
+    }
+
+    /**
+     * The packaged project (qingtian-cli.jar + lib/): {@code $QT_DIST}, else the directory this
+     * class was loaded from when it is {@code .../qt/lib/}, else {@code cli/target/qt} in the
+     * working directory or one of its parents.
+     */
+    public static Path defaultDist() {
+        String env = System.getenv("QT_DIST");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env).toAbsolutePath();
+        }
+        try {
+            Path here = Path.of(Lab.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            Path parent = here.getParent() == null ? null : here.getParent().getParent();
+            if (parent != null && Files.isRegularFile(parent.resolve("qingtian-cli.jar"))) {
+                return parent;
+            }
+        } catch (URISyntaxException | RuntimeException ignored) {
+            // fall through to the search from the working directory
+        }
+        for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+            Path dist = d.resolve("cli/target/qt");
+            if (Files.isRegularFile(dist.resolve("qingtian-cli.jar"))) {
+                return dist;
+            }
+        }
+        throw new UserError("lab: cannot find the packaged project (cli/target/qt/qingtian-cli.jar): run ./qt once or set QT_DIST");
+    }
+
+    /** {@code $JAVA_HOME} if it is a JDK with jlink, else the running JVM's home. */
+    public static Path defaultJavaHome() {
+        String env = System.getenv("JAVA_HOME");
+        if (env != null && Files.isExecutable(Path.of(env, "bin", "jlink"))) {
+            return Path.of(env);
+        }
+        return Path.of(System.getProperty("java.home"));
+    }
+}
