@@ -56,6 +56,17 @@ class NitroInteropTest {
     }
 
     @Test
+    void genuineNitroDocumentWithIndefiniteLengthPayloadVerifies() throws Exception {
+        // 2026-02-02, us-east-2: this NSM encodes the payload as an indefinite-length map (0xbf ... 0xff).
+        byte[] doc = resource("aws-nitro-2026-02-02-indefinite.cose.b64");
+        byte[] nonce = Hex.parse("nonce", "0123456789abcdef0123456789abcdef01234567");
+        AttestationDocument d = AttestationVerifier.verify(doc, awsRoot(), nonce,
+                Map.of(3, new byte[48]), Instant.parse("2026-02-02T21:00:00Z"));
+        assertThat(d.moduleId()).startsWith("i-0340e0cb833504eb6-enc");
+        assertThat(Hex.of(d.pcrs().get(1))).startsWith("4b4d5b3661b3efc12920900c80e126e4");
+    }
+
+    @Test
     void genuineNitroDocumentIsRefusedWhenExpiredTamperedOrWithOtherNonce() throws Exception {
         byte[] doc = resource("aws-nitro-2024-09-17.cose.b64");
         X509Certificate root = awsRoot();
