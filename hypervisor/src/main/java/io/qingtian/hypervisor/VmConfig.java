@@ -1,5 +1,6 @@
 package io.qingtian.hypervisor;
 
+import io.qingtian.hypervisor.vhostuser.PciDevicesConfig;
 import io.qingtian.sys.UserError;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,7 +10,7 @@ import java.nio.file.Path;
  * VmResources: machine-config + boot-source). The CLI and any API produce one of these;
  * only {@link VmBuilder} turns it into a VM. Invalid values are {@link UserError}s.
  */
-public record VmConfig(Machine machine, BootSource boot) {
+public record VmConfig(Machine machine, BootSource boot, PciDevicesConfig devices) {
     /** xAPIC IDs are 8 bits and 0xFF is the broadcast ID, and the MADT uses 8-bit IDs. */
     public static final int MAX_VCPUS = 254;
     public static final long MIN_MEMORY = 16L << 20;
@@ -26,6 +27,14 @@ public record VmConfig(Machine machine, BootSource boot) {
         if (machine == null || boot == null) {
             throw new UserError("VM configuration needs a machine and a boot source");
         }
+        if (devices == null) {
+            devices = PciDevicesConfig.defaults();
+        }
+    }
+
+    /** A VM with the default PCI devices (virtio-rng only). */
+    public VmConfig(Machine machine, BootSource boot) {
+        this(machine, boot, PciDevicesConfig.defaults());
     }
 
     /**
