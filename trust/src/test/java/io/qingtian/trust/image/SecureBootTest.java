@@ -75,6 +75,11 @@ class SecureBootTest {
         assertThat(v.cmdline()).isEqualTo("console=ttyS0 quiet");
         assertThat(v.manifest().kernel().path()).isEqualTo("vmlinuz"); // relative: the set can move
         assertThat(v.anchor().name()).isEqualTo("test.pub");
+        // Measuring the verdict (reusing its digests) equals hashing the launched bytes afresh.
+        MeasuredBoot fromVerdict = new MeasuredBoot().verifiedImage(v);
+        MeasuredBoot fresh = new MeasuredBoot().kernel(v.kernel().content(), "k").initramfs(v.initramfs().get().content(), "i");
+        assertThat(fromVerdict.pcrs().value(Pcr.KERNEL)).isEqualTo(fresh.pcrs().value(Pcr.KERNEL));
+        assertThat(fromVerdict.pcrs().value(Pcr.INITRAMFS)).isEqualTo(fresh.pcrs().value(Pcr.INITRAMFS));
     }
 
     @Test
