@@ -46,7 +46,7 @@ final class AotCache {
         } catch (RuntimeException e) {
             return;
         }
-        Path stage = Files.createTempDirectory("qt-lab-aot");
+        Path stage = Files.createTempDirectory(out.getParent(), "aot-stage.tmp");
         try {
             for (Path jar : jars) {
                 Path t = stage.resolve("qt").resolve(dist.relativize(jar).toString());

@@ -104,6 +104,9 @@ final class L1Image {
         cache.prune("l1", "base-", 4);
         cache.prune("jdk", "", 3);
         cache.prune("jdeps", "", 16);
+        for (String area : List.of("l1", "l2", "jdk", "debs", "apt", "jdeps")) {
+            cache.sweepStale(area);
+        }
         return new Parts(kernel, base, disk, qt);
     }
 

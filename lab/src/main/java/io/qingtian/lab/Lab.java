@@ -136,7 +136,18 @@ public final class Lab {
             process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(qemuLog.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
             Process p = process;
-            hook = new Thread(p::destroyForcibly);
+            java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+            hook = new Thread(() -> {
+                // Ctrl-C on qt lab run: QEMU and this run's files must not outlive us.
+                stopping.set(true);
+                p.destroyForcibly();
+                p.onExit().join();
+                try {
+                    LabCache.deleteTree(run);
+                } catch (IOException ignored) {
+                    // best effort at shutdown
+                }
+            });
             Runtime.getRuntime().addShutdownHook(hook);
             List<Thread> pumps = List.of(
                     pump(servers.get(0), console), pump(servers.get(1), out), pump(servers.get(2), err),
@@ -168,8 +179,12 @@ public final class Lab {
             if (!finished) {
                 return new LabResult(TIMEOUT_EXIT, out.text(), err.text(), true, timings, console.text());
             }
+            if (stopping.get()) {
+                throw new UserError("lab: stopped because this process is exiting (signal)", 130);
+            }
             if (control.exitCode == null) {
-                String qemuOut = Files.readString(qemuLog).strip();
+                String qemuOut = String.join("\n", Files.readString(qemuLog).lines()
+                        .filter(l -> !l.contains("TCG doesn't support requested feature")).toList()).strip();
                 throw new UserError("lab: L1 stopped without reporting the command's exit status"
                         + (control.errors.isEmpty() ? "" : "; " + String.join("; ", control.errors))
                         + (qemuOut.isEmpty() ? "" : "; QEMU said: " + HostTools.lastLines(qemuOut, 3))
