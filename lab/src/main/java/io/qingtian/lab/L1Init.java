@@ -8,7 +8,8 @@ package io.qingtian.lab;
  * ttyS2 = its stderr, ttyS3 = control lines {@code qt-lab: ready}, {@code qt-lab: exit N},
  * {@code qt-lab: error ...}. The data ports are set raw so bytes pass unchanged (no CR/LF
  * translation). Results come back over these ports: a command that wants to return a file
- * prints it (e.g. {@code base64 FILE}).
+ * prints it (e.g. {@code base64 FILE}) or writes it to an extra writable disk
+ * ({@link LabRequest#withDisk}); init runs {@code sync} before it reports the exit status.
  */
 final class L1Init {
     private L1Init() {}
@@ -53,7 +54,9 @@ final class L1Init {
                 echo "qt-lab: ready" >&3
                 cd /tmp
                 sh /qt-lab/command </dev/null >/dev/ttyS1 2>/dev/ttyS2
-                echo "qt-lab: exit $?" >&3
+                status=$?
+                sync
+                echo "qt-lab: exit $status" >&3
                 exec 3>&-
                 poweroff -f
                 """.formatted(kernelVersion);

@@ -104,6 +104,14 @@ public final class Lab {
                 throw new UserError("lab: --file " + f.host() + ": no such file or directory on the host");
             }
         }
+        for (LabRequest.Disk d : req.disks()) {
+            if (!Files.isRegularFile(d.image())) {
+                throw new UserError("lab: --disk " + d.image() + ": no such file on the host (create it first, e.g. truncate -s 64M IMAGE)");
+            }
+            if (d.image().toString().contains(",")) {
+                throw new UserError("lab: --disk " + d.image() + ": the path must not contain ','");
+            }
+        }
         L1Image.Parts l1 = L1Image.prepare(cache, dist, javaHome);
         Path run = Files.createTempDirectory("qt-lab");
         List<ServerSocketChannel> servers = new ArrayList<>();
@@ -120,6 +128,12 @@ public final class Lab {
                     "-append", kernelCommandLine(),
                     "-drive", "file=" + l1.disk() + ",if=none,id=lab,format=raw,readonly=on",
                     "-device", "virtio-blk-pci,drive=lab"));
+            for (int i = 0; i < req.disks().size(); i++) {
+                LabRequest.Disk d = req.disks().get(i);
+                cmd.addAll(List.of("-drive", "file=" + d.image().toAbsolutePath() + ",if=none,id=d" + i + ",format=raw"
+                                + (d.writable() ? "" : ",readonly=on"),
+                        "-device", "virtio-blk-pci,drive=d" + i));
+            }
             for (int i = 0; i < 4; i++) {
                 Path sock = run.resolve("s" + i);
                 ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
