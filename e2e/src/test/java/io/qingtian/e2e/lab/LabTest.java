@@ -41,10 +41,11 @@ class LabTest {
                 # the bzImage boot protocol magic "HdrS" at 0x202
                 dd if="$QT_GUEST_KERNEL" bs=1 skip=514 count=4 2>/dev/null; echo
                 head -c 6 "$QT_GUEST_INITRAMFS"; echo
+                modprobe virtio_net && test -d /sys/module/virtio_net && echo modprobe-works
                 """));
         System.out.println("lab: " + r.timings());
         assertThat(r.exitCode()).as("stderr: %s", r.stderr()).isZero();
-        assertThat(r.stdout().lines()).containsExactly("kvm-device", "svm", "npt", "kvm-amd", "HdrS", "070701");
+        assertThat(r.stdout().lines()).containsExactly("kvm-device", "svm", "npt", "kvm-amd", "HdrS", "070701", "modprobe-works");
         assertThat(r.timings().l1BootMillis()).isPositive();
         assertThat(r.timings().commandMillis()).isNotNegative();
     }
