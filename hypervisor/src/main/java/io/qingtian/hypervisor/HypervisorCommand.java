@@ -1,0 +1,156 @@
+package io.qingtian.hypervisor;
+
+import io.qingtian.kvm.KvmFlavour;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code qt hypervisor}: runs one VM in this process. */
+@Command(name = "hypervisor", mixinStandardHelpOptions = true,
+        description = "The QingTian hypervisor: one KVM virtual machine per process.",
+        subcommands = {HypervisorCommand.Run.class})
+public final class HypervisorCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** The lab command that runs a stock kernel on real KVM, for hosts whose KVM cannot. */
+    public static final String LAB_HINT = "./qt lab run -- sh -c 'qt hypervisor run --kernel $QT_GUEST_KERNEL "
+            + "--initramfs $QT_GUEST_INITRAMFS --cpus 2'";
+
+    /** One line for hosts whose KVM cannot run stock guests, or null when it can. */
+    public static String flavourWarning(KvmFlavour f) {
+        if (f.runsStockGuests()) {
+            return null;
+        }
+        return "qt: this host's /dev/kvm is " + f.describe() + "; a stock Linux kernel will stop early here. "
+                + "Use the nested lab: " + LAB_HINT + " (trying anyway)";
+    }
+
+    /** Passes bytes through and remembers when the first one came (for -v boot timings). */
+    static final class FirstByteClock extends java.io.FilterOutputStream {
+        private volatile long first;
+
+        FirstByteClock(java.io.OutputStream out) {
+            super(out);
+        }
+
+        long firstByteNanos() {
+            return first;
+        }
+
+        @Override
+        public void write(int b) throws java.io.IOException {
+            mark();
+            out.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws java.io.IOException {
+            mark();
+            out.write(b, off, len);
+        }
+
+        private void mark() {
+            if (first == 0) {
+                first = System.nanoTime();
+            }
+        }
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = {"Boots a Linux kernel (bzImage or PVH vmlinux) with the guest's serial console on stdout "
+                    + "and stdin; the exit status is the guest's outcome:",
+                    "  0 poweroff, 3 reboot, 4 guest crash (triple fault), 5 KVM cannot run the guest,",
+                    "  1 hypervisor failure, 2 bad input, 6 stopped by the host (--timeout)."})
+    static final class Run implements Callable<Integer> {
+        @Option(names = "--kernel", required = true, paramLabel = "PATH", description = "bzImage or ELF vmlinux with a PVH note")
+        Path kernel;
+
+        @Option(names = "--initramfs", paramLabel = "PATH", description = "initramfs image")
+        Path initramfs;
+
+        @Option(names = "--cmdline", paramLabel = "TEXT", description = "kernel command line (default: ${DEFAULT-VALUE})",
+                defaultValue = VmConfig.DEFAULT_CMDLINE)
+        String cmdline;
+
+        @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default ${DEFAULT-VALUE})")
+        int cpus;
+
+        @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "256M",
+                description = "guest RAM, e.g. 256M or 1G (default ${DEFAULT-VALUE})")
+        String memory;
+
+        @Option(names = "--timeout", paramLabel = "SECONDS", description = "stop the VM after this long (exit status 6)")
+        Long timeoutSeconds;
+
+        @Option(names = "--disk", paramLabel = "socket=PATH[,readonly][,queues=N]",
+                description = "a virtio-blk disk served over vhost-user (e.g. by the card); repeatable")
+        java.util.List<String> disks = new java.util.ArrayList<>();
+
+        @Option(names = "--net", paramLabel = "socket=PATH[,mac=XX:XX:XX:XX:XX:XX]",
+                description = "a virtio-net NIC served over vhost-user; repeatable")
+        java.util.List<String> nets = new java.util.ArrayList<>();
+
+        @Option(names = "--no-rng", description = "no virtio-rng entropy device (it is on by default)")
+        boolean noRng;
+
+        @Option(names = {"-v", "--verbose"}, description = "print how the VM ended even when it powered off")
+        boolean verbose;
+
+        @Spec
+        CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            VmConfig config = new VmConfig(new VmConfig.Machine(cpus, VmConfig.parseSize(memory)),
+                    new VmConfig.BootSource(kernel, initramfs, cmdline),
+                    new io.qingtian.hypervisor.vhostuser.PciDevicesConfig(
+                            disks.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseDisk).toList(),
+                            nets.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseNet).toList(),
+                            !noRng));
+            PrintStream err = System.err;
+            String warning = flavourWarning(KvmFlavour.detect());
+            if (warning != null) {
+                err.println(warning);
+            }
+            VmExit exit;
+            long t0 = System.nanoTime();
+            FirstByteClock console = new FirstByteClock(new FileOutputStream(FileDescriptor.out));
+            try (Vm vm = VmBuilder.build(config, new Console(console, System.in))) {
+                long t1 = System.nanoTime();
+                vm.start();
+                exit = timeoutSeconds == null ? vm.awaitExit() : vm.awaitExit(Duration.ofSeconds(timeoutSeconds));
+                if (exit == null) {
+                    exit = new VmExit(ExitStatus.STOPPED, -1, "stopped after the " + timeoutSeconds + " s timeout");
+                    vm.stop(exit);
+                }
+                if (verbose) {
+                    long t2 = System.nanoTime();
+                    err.printf("qt: JVM start to command %d ms, VM build %d ms, first console byte after %s ms, run %d ms%n",
+                            java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() - (t2 - t0) / 1_000_000,
+                            (t1 - t0) / 1_000_000,
+                            console.firstByteNanos() == 0 ? "-" : Long.toString((console.firstByteNanos() - t1) / 1_000_000),
+                            (t2 - t1) / 1_000_000);
+                    vm.joinVcpus();
+                    vm.describeVcpus().forEach(line -> System.err.println("qt: " + line));
+                }
+            }
+            if (verbose || exit.status() != ExitStatus.POWEROFF) {
+                err.println("qt: " + exit.detail() + " (exit status " + exit.code() + ")");
+            }
+            return exit.code();
+        }
+    }
+}

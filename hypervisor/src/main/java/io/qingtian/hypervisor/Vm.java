@@ -1,0 +1,182 @@
+package io.qingtian.hypervisor;
+
+import io.qingtian.hypervisor.bus.Bus;
+import io.qingtian.hypervisor.memory.GuestRam;
+import io.qingtian.hypervisor.vcpu.VcpuRunner;
+import io.qingtian.kvm.Kvm;
+import io.qingtian.kvm.KvmVcpu;
+import io.qingtian.kvm.KvmVm;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A VM ready to run or running: KVM handles, guest RAM, the buses and one platform thread
+ * per vCPU. {@link VmBuilder} assembles it from a {@code VmConfig}; tests that run raw
+ * payloads assemble the parts directly.
+ *
+ * <p>Lifecycle: {@link #start()}, then {@link #awaitExit}; the first outcome reported (by a
+ * vCPU, a device or {@link #stop}) ends the VM: every vCPU is kicked out of KVM_RUN and its
+ * thread ends. {@link #close()} joins the threads and releases everything.
+ */
+public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
+    private final Kvm kvm;
+    private final KvmVm vm;
+    private final GuestRam ram;
+    private final List<KvmVcpu> vcpus;
+    private final List<VcpuRunner> runners = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final List<AutoCloseable> resources = new ArrayList<>();
+    private final AtomicReference<VmExit> exit = new AtomicReference<>();
+    private final CountDownLatch ended = new CountDownLatch(1);
+    private final AtomicInteger halted = new AtomicInteger();
+    private volatile boolean stopping;
+
+    public Vm(Kvm kvm, KvmVm vm, GuestRam ram, Bus pio, Bus mmio, List<KvmVcpu> vcpus) {
+        this.kvm = kvm;
+        this.vm = vm;
+        this.ram = ram;
+        this.vcpus = List.copyOf(vcpus);
+        for (KvmVcpu v : vcpus) {
+            runners.add(new VcpuRunner(v, pio, mmio, this));
+        }
+    }
+
+    public KvmVm kvmVm() {
+        return vm;
+    }
+
+    public GuestRam ram() {
+        return ram;
+    }
+
+    public List<KvmVcpu> vcpus() {
+        return vcpus;
+    }
+
+    /** Something closed after the vCPUs stop and before the memory goes (devices, input readers). */
+    public void addResource(AutoCloseable r) {
+        resources.add(r);
+    }
+
+    /** Starts one platform thread per vCPU. */
+    public synchronized void start() {
+        if (!threads.isEmpty()) {
+            throw new IllegalStateException("VM already started");
+        }
+        for (VcpuRunner r : runners) {
+            Thread t = Thread.ofPlatform().name("vcpu-" + r.id()).unstarted(r);
+            threads.add(t);
+        }
+        threads.forEach(Thread::start);
+    }
+
+    /** Waits for the outcome; null if {@code timeout} passed first. */
+    public VmExit awaitExit(Duration timeout) throws InterruptedException {
+        return ended.await(timeout.toNanos(), TimeUnit.NANOSECONDS) ? exit.get() : null;
+    }
+
+    /** Waits for the outcome without a limit. */
+    public VmExit awaitExit() throws InterruptedException {
+        ended.await();
+        return exit.get();
+    }
+
+    /** Ends the VM from the host side (first outcome wins). */
+    public void stop(VmExit why) {
+        requestStop(why);
+    }
+
+    /** Exits handled by each vCPU's loop. */
+    public long[] exitCounts() {
+        return runners.stream().mapToLong(VcpuRunner::exits).toArray();
+    }
+
+    /** Waits until every vCPU thread has left its loop (after an exit was reported). */
+    public void joinVcpus() throws InterruptedException {
+        for (int i = 0; i < threads.size(); i++) {
+            Thread t = threads.get(i);
+            while (!t.join(Duration.ofMillis(100))) {
+                runners.get(i).kick();
+            }
+        }
+    }
+
+    /**
+     * One line per vCPU with its registers and exit count, for diagnosing a guest that
+     * stopped or hung. Only after {@link #joinVcpus()} (vCPU ioctls belong to their thread while it runs).
+     */
+    public List<String> describeVcpus() {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < vcpus.size(); i++) {
+            KvmVcpu v = vcpus.get(i);
+            String state;
+            try {
+                state = v.getRegs() + " " + v.getSregs() + " mp_state=" + v.getMpState();
+            } catch (RuntimeException e) {
+                state = "(state unavailable: " + e.getMessage() + ")";
+            }
+            out.add("vCPU " + v.id() + ": exits=" + runners.get(i).exits() + " " + state);
+        }
+        return out;
+    }
+
+    @Override
+    public boolean stopping() {
+        return stopping;
+    }
+
+    @Override
+    public void requestStop(VmExit why) {
+        if (exit.compareAndSet(null, why)) {
+            stopping = true;
+            for (VcpuRunner r : runners) {
+                r.kick();
+            }
+            ended.countDown();
+        }
+    }
+
+    @Override
+    public void halted(int vcpu) {
+        if (halted.incrementAndGet() == runners.size()) {
+            requestStop(new VmExit(ExitStatus.HALTED, vcpu, "all vCPUs halted"));
+        }
+    }
+
+    @Override
+    public void close() {
+        requestStop(new VmExit(ExitStatus.STOPPED, -1, "VM closed by the host"));
+        for (Thread t : threads) {
+            boolean interrupted = false;
+            while (t.isAlive()) {
+                try {
+                    t.join(100);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+                if (t.isAlive()) {
+                    runners.get(threads.indexOf(t)).kick();
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (int i = resources.size() - 1; i >= 0; i--) {
+            try {
+                resources.get(i).close();
+            } catch (Exception ignored) {
+                // teardown continues
+            }
+        }
+        vcpus.forEach(KvmVcpu::close);
+        vm.close();
+        ram.close();
+        kvm.close();
+    }
+}

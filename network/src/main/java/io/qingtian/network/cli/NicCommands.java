@@ -1,0 +1,94 @@
+package io.qingtian.network.cli;
+
+import io.qingtian.network.service.NetworkClient;
+import io.qingtian.network.service.NetworkRequest;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "nic", description = "vNICs: switch ports with an assigned IP and MAC.")
+final class NicCommands extends NetworkCommands.Group {
+    @Command(name = "create", description = "Create a vNIC in a subnet.")
+    static final class Create extends NetworkCommands.Leaf {
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Option(names = "--subnet", required = true)
+        String subnet;
+        @Option(names = "--ip", description = "Address in the subnet (default: lowest free).")
+        String ip;
+        @Option(names = "--mac", description = "aa:bb:cc:dd:ee:ff (default: random, locally administered).")
+        String mac;
+        @Option(names = "--sg", paramLabel = "SG", description = "Security group (repeatable).")
+        List<String> groups = new ArrayList<>();
+        @Option(names = "--instance", description = "Instance id for the metadata service (default: NAME).")
+        String instance;
+        @Option(names = "--max-bps", defaultValue = "0", description = "Limit on what the guest sends, bits/s (0 = none).")
+        long maxBps;
+        @Option(names = "--max-pps", defaultValue = "0", description = "Limit on what the guest sends, packets/s (0 = none).")
+        long maxPps;
+
+        Create(Function<Path, NetworkClient> c) {
+            super(c);
+        }
+
+        @Override
+        NetworkRequest request() {
+            return new NetworkRequest.NicCreate(name, subnet, ip, mac, groups, instance, maxBps, maxPps);
+        }
+    }
+
+    @Command(name = "limit", description = "Change a vNIC's rate limits (0 = none).")
+    static final class Limit extends NetworkCommands.Leaf {
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Option(names = "--max-bps", defaultValue = "0")
+        long maxBps;
+        @Option(names = "--max-pps", defaultValue = "0")
+        long maxPps;
+
+        Limit(Function<Path, NetworkClient> c) {
+            super(c);
+        }
+
+        @Override
+        NetworkRequest request() {
+            return new NetworkRequest.NicLimit(name, maxBps, maxPps);
+        }
+    }
+
+    @Command(name = "export", description = "Serve the vNIC as a vhost-user-net device on a socket.")
+    static final class Export extends NetworkCommands.Leaf {
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Option(names = "--vhost-user", required = true, paramLabel = "SOCKET_PATH")
+        String socket;
+
+        Export(Function<Path, NetworkClient> c) {
+            super(c);
+        }
+
+        @Override
+        NetworkRequest request() {
+            return new NetworkRequest.NicExport(name, socket);
+        }
+    }
+
+    @Command(name = "stats", description = "Counters: rx/tx packets and bytes, drops by reason.")
+    static final class Stats extends NetworkCommands.Leaf {
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+
+        Stats(Function<Path, NetworkClient> c) {
+            super(c);
+        }
+
+        @Override
+        NetworkRequest request() {
+            return new NetworkRequest.NicStats(name);
+        }
+    }
+}

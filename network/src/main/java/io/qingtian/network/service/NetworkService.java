@@ -1,0 +1,374 @@
+package io.qingtian.network.service;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.qingtian.network.NetworkException;
+import io.qingtian.network.packet.Cidr;
+import io.qingtian.network.packet.Ipv4Address;
+import io.qingtian.network.packet.MacAddress;
+import io.qingtian.network.service.NetworkReply.Config;
+import io.qingtian.network.service.NetworkReply.ExportInfo;
+import io.qingtian.network.service.NetworkReply.NicInfo;
+import io.qingtian.network.service.NetworkReply.NicStatsInfo;
+import io.qingtian.network.service.NetworkReply.SgInfo;
+import io.qingtian.network.service.NetworkReply.SubnetInfo;
+import io.qingtian.network.service.NetworkReply.UplinkInfo;
+import io.qingtian.network.service.NetworkReply.VpcInfo;
+import io.qingtian.network.service.NetworkRequest.NicCreate;
+import io.qingtian.network.service.NetworkRequest.NicExport;
+import io.qingtian.network.service.NetworkRequest.NicLimit;
+import io.qingtian.network.service.NetworkRequest.NicStats;
+import io.qingtian.network.service.NetworkRequest.SgCreate;
+import io.qingtian.network.service.NetworkRequest.SgRuleAdd;
+import io.qingtian.network.service.NetworkRequest.SgRuleRemove;
+import io.qingtian.network.service.NetworkRequest.Show;
+import io.qingtian.network.service.NetworkRequest.SubnetCreate;
+import io.qingtian.network.service.NetworkRequest.UplinkAttach;
+import io.qingtian.network.service.NetworkRequest.VpcCreate;
+import io.qingtian.network.vswitch.Port;
+import io.qingtian.network.vswitch.PortStats;
+import io.qingtian.network.vswitch.RateLimit;
+import io.qingtian.network.vswitch.SecurityGroup;
+import io.qingtian.network.vswitch.SecurityRule;
+import io.qingtian.network.vswitch.Subnet;
+import io.qingtian.network.vswitch.VirtualSwitch;
+import io.qingtian.network.vswitch.Vpc;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The card's network service: one {@link VirtualSwitch} plus its configuration, persisted
+ * in {@code STATE_DIR/network.json} after every change and replayed at start, and the
+ * backends (vhost-user-net exports, TAP uplinks) attached to it.
+ *
+ * <p>Each public method is one {@code qt card ...} command: records in, a record out,
+ * {@link NetworkException} (one line) for anything refused. {@link #handle} dispatches a
+ * {@link NetworkRequest} to them, which is all the card's control socket needs.
+ */
+public final class NetworkService implements AutoCloseable {
+    public static final String STATE_FILE = "network.json";
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    private final VirtualSwitch sw;
+    private final Path stateFile;
+    private final NetworkBackends backends;
+    private final Map<String, String> tapOfVpc = new LinkedHashMap<>();
+    private final Map<String, String> exportOfNic = new LinkedHashMap<>();
+    private final Map<String, AutoCloseable> running = new LinkedHashMap<>();
+    private final List<String> warnings = new ArrayList<>();
+
+    /**
+     * Opens the service on {@code stateDir} (null = nothing persisted), replaying the saved
+     * configuration; exports and uplinks that cannot be restored become {@link #warnings()}.
+     */
+    public NetworkService(Path stateDir, NetworkBackends backends) {
+        this(stateDir, backends, new VirtualSwitch());
+    }
+
+    public NetworkService(Path stateDir, NetworkBackends backends, VirtualSwitch sw) {
+        this.sw = sw;
+        this.backends = backends;
+        this.stateFile = stateDir == null ? null : stateDir.resolve(STATE_FILE);
+        if (stateFile != null && Files.exists(stateFile)) {
+            restore();
+        }
+    }
+
+    public VirtualSwitch vswitch() {
+        return sw;
+    }
+
+    /** Problems met while restoring backends at start (the configuration itself is intact). */
+    public synchronized List<String> warnings() {
+        return List.copyOf(warnings);
+    }
+
+    /** Dispatches one control request; the card's control socket calls this. */
+    public NetworkReply handle(NetworkRequest r) {
+        return switch (r) {
+            case VpcCreate q -> createVpc(q);
+            case SubnetCreate q -> createSubnet(q);
+            case SgCreate q -> createSecurityGroup(q);
+            case SgRuleAdd q -> addRule(q);
+            case SgRuleRemove q -> removeRule(q);
+            case NicCreate q -> createNic(q);
+            case NicLimit q -> limitNic(q);
+            case NicExport q -> exportNic(q);
+            case NicStats q -> nicStats(q);
+            case UplinkAttach q -> attachUplink(q);
+            case Show q -> config();
+        };
+    }
+
+    public synchronized VpcInfo createVpc(VpcCreate q) {
+        Vpc v = sw.createVpc(q.name(), cidr(q.cidr()), q.tenant());
+        save();
+        return vpcInfo(v);
+    }
+
+    public synchronized SubnetInfo createSubnet(SubnetCreate q) {
+        Subnet s = sw.createSubnet(q.name(), q.vpc(), cidr(q.cidr()), null, q.dns() == null ? null : ip(q.dns()));
+        save();
+        return subnetInfo(s);
+    }
+
+    public synchronized SgInfo createSecurityGroup(SgCreate q) {
+        SecurityGroup g = sw.createSecurityGroup(q.name());
+        save();
+        return sgInfo(g);
+    }
+
+    public synchronized SgInfo addRule(SgRuleAdd q) {
+        sw.addRule(q.group(), rule(q.proto(), q.ports(), q.from()));
+        save();
+        return sgInfo(sw.securityGroup(q.group()));
+    }
+
+    public synchronized SgInfo removeRule(SgRuleRemove q) {
+        sw.removeRule(q.group(), rule(q.proto(), q.ports(), q.from()));
+        save();
+        return sgInfo(sw.securityGroup(q.group()));
+    }
+
+    public synchronized NicInfo createNic(NicCreate q) {
+        RateLimit limit = limit(q.maxBitsPerSecond(), q.maxPacketsPerSecond());
+        Port p = sw.createPort(q.name(), q.subnet(), q.ip() == null ? null : ip(q.ip()),
+                q.mac() == null ? null : mac(q.mac()), q.securityGroups(), q.instance());
+        sw.setRateLimit(p.name(), limit);
+        save();
+        return nicInfo(p);
+    }
+
+    public synchronized NicInfo limitNic(NicLimit q) {
+        sw.setRateLimit(q.name(), limit(q.maxBitsPerSecond(), q.maxPacketsPerSecond()));
+        save();
+        return nicInfo(sw.port(q.name()));
+    }
+
+    public synchronized ExportInfo exportNic(NicExport q) {
+        Port p = sw.port(q.name());
+        if (exportOfNic.containsKey(q.name())) {
+            throw new NetworkException("NIC " + q.name() + " is already exported at " + exportOfNic.get(q.name()));
+        }
+        Path sock = Path.of(q.vhostUserSocket()).toAbsolutePath();
+        startExport(p, sock);
+        exportOfNic.put(q.name(), sock.toString());
+        save();
+        return new ExportInfo(q.name(), sock.toString());
+    }
+
+    public synchronized NicStatsInfo nicStats(NicStats q) {
+        Port p = sw.port(q.name());
+        PortStats s = sw.stats(q.name());
+        Map<String, Long> drops = new TreeMap<>();
+        s.drops().forEach((k, v) -> drops.put(k.name().toLowerCase(java.util.Locale.ROOT), v));
+        return new NicStatsInfo(p.name(), p.linkUp(), s.rxPackets(), s.rxBytes(), s.txPackets(), s.txBytes(), drops);
+    }
+
+    public synchronized UplinkInfo attachUplink(UplinkAttach q) {
+        Vpc v = sw.vpc(q.vpc());
+        if (v.uplink() != null) {
+            throw new NetworkException("VPC " + q.vpc() + " already has uplink " + v.uplink().name());
+        }
+        startUplink(q.vpc(), q.tap());
+        tapOfVpc.put(q.vpc(), q.tap());
+        save();
+        return new UplinkInfo(q.vpc(), q.tap(), sw.vpc(q.vpc()).uplink().mac().toString());
+    }
+
+    public synchronized Config config() {
+        List<VpcInfo> vpcs = new ArrayList<>();
+        List<SubnetInfo> subnets = new ArrayList<>();
+        for (Vpc v : sw.vpcs()) {
+            vpcs.add(vpcInfo(v));
+            v.subnets().forEach(s -> subnets.add(subnetInfo(s)));
+        }
+        List<SgInfo> sgs = sw.securityGroups().stream().map(NetworkService::sgInfo).toList();
+        List<NicInfo> nics = sw.ports().stream().map(NetworkService::nicInfo).toList();
+        List<UplinkInfo> uplinks = new ArrayList<>();
+        tapOfVpc.forEach((vpc, tap) -> {
+            var u = sw.vpc(vpc).uplink();
+            uplinks.add(new UplinkInfo(vpc, tap, u == null ? "" : u.mac().toString()));
+        });
+        List<ExportInfo> exports = new ArrayList<>();
+        exportOfNic.forEach((nic, sock) -> exports.add(new ExportInfo(nic, sock)));
+        return new Config(vpcs, subnets, sgs, nics, uplinks, exports);
+    }
+
+    @Override
+    public synchronized void close() {
+        for (AutoCloseable c : running.values()) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                warnings.add("closing: " + e.getMessage());
+            }
+        }
+        running.clear();
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private void startExport(Port p, Path sock) {
+        try {
+            running.put("nic:" + p.name(), backends.exportVhostUser(sw, p, sock));
+        } catch (NetworkException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new NetworkException("cannot export NIC " + p.name() + " at " + sock + ": " + oneLine(e));
+        }
+    }
+
+    private void startUplink(String vpc, String tap) {
+        try {
+            running.put("uplink:" + vpc, backends.attachTap(sw, vpc, tap));
+        } catch (NetworkException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new NetworkException("cannot attach TAP " + tap + " to VPC " + vpc + ": " + oneLine(e));
+        }
+    }
+
+    private static String oneLine(Exception e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    private void restore() {
+        Config c;
+        try {
+            c = JSON.readValue(stateFile.toFile(), Config.class);
+        } catch (IOException e) {
+            throw new NetworkException("cannot read " + stateFile + ": " + oneLine(e));
+        }
+        for (VpcInfo v : c.vpcs()) {
+            sw.createVpc(v.name(), cidr(v.cidr()), v.tenant());
+        }
+        for (SubnetInfo s : c.subnets()) {
+            sw.createSubnet(s.name(), s.vpc(), cidr(s.cidr()), mac(s.gatewayMac()), s.dns() == null ? null : ip(s.dns()));
+        }
+        for (SgInfo g : c.securityGroups()) {
+            sw.createSecurityGroup(g.name());
+            for (String r : g.rules()) {
+                sw.addRule(g.name(), SecurityRule.parse(r));
+            }
+        }
+        for (NicInfo n : c.nics()) {
+            sw.createPort(n.name(), n.subnet(), ip(n.ip()), mac(n.mac()), n.securityGroups(), n.instance());
+            sw.setRateLimit(n.name(), limit(n.maxBitsPerSecond(), n.maxPacketsPerSecond()));
+        }
+        for (UplinkInfo u : c.uplinks()) {
+            tapOfVpc.put(u.vpc(), u.tap());
+            try {
+                startUplink(u.vpc(), u.tap());
+            } catch (NetworkException e) {
+                warnings.add(e.getMessage());
+            }
+        }
+        for (ExportInfo x : c.exports()) {
+            exportOfNic.put(x.name(), x.vhostUserSocket());
+            try {
+                startExport(sw.port(x.name()), Path.of(x.vhostUserSocket()));
+            } catch (NetworkException e) {
+                warnings.add(e.getMessage());
+            }
+        }
+    }
+
+    /** Writes the configuration atomically: temp file, fsync, rename. */
+    private void save() {
+        if (stateFile == null) {
+            return;
+        }
+        try {
+            Files.createDirectories(stateFile.getParent());
+            Path tmp = stateFile.resolveSibling(STATE_FILE + ".tmp");
+            Files.write(tmp, JSON.writeValueAsBytes(config()));
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            Files.move(tmp, stateFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save " + stateFile, e);
+        }
+    }
+
+    private static VpcInfo vpcInfo(Vpc v) {
+        return new VpcInfo(v.name(), v.cidr().toString(), v.tenant());
+    }
+
+    private static SubnetInfo subnetInfo(Subnet s) {
+        return new SubnetInfo(s.name(), s.vpc().name(), s.cidr().toString(), s.gateway().toString(),
+                s.gatewayMac().toString(), s.dns() == null ? null : s.dns().toString());
+    }
+
+    private static SgInfo sgInfo(SecurityGroup g) {
+        return new SgInfo(g.name(), g.rules().stream().map(SecurityRule::toString).toList());
+    }
+
+    private static NicInfo nicInfo(Port p) {
+        return new NicInfo(p.name(), p.subnet().name(), p.subnet().vpc().name(), p.ip().toString(), p.mac().toString(),
+                p.securityGroups(), p.instanceId(), p.rateLimit().bitsPerSecond(), p.rateLimit().packetsPerSecond());
+    }
+
+    private static Cidr cidr(String s) {
+        try {
+            return Cidr.parse(required(s, "CIDR"));
+        } catch (IllegalArgumentException e) {
+            throw new NetworkException(e.getMessage());
+        }
+    }
+
+    private static Ipv4Address ip(String s) {
+        try {
+            return Ipv4Address.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new NetworkException(e.getMessage());
+        }
+    }
+
+    private static MacAddress mac(String s) {
+        try {
+            return MacAddress.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new NetworkException(e.getMessage());
+        }
+    }
+
+    private static SecurityRule rule(String proto, String ports, String from) {
+        try {
+            return SecurityRule.of(required(proto, "--proto"), ports, required(from, "--from"));
+        } catch (IllegalArgumentException e) {
+            throw new NetworkException(e.getMessage());
+        }
+    }
+
+    private static RateLimit limit(long bps, long pps) {
+        try {
+            return new RateLimit(bps, pps);
+        } catch (IllegalArgumentException e) {
+            throw new NetworkException(e.getMessage());
+        }
+    }
+
+    private static String required(String s, String what) {
+        if (s == null || s.isBlank()) {
+            throw new NetworkException(what + " is required");
+        }
+        return s;
+    }
+}

@@ -1,0 +1,67 @@
+package io.qingtian.network.vswitch;
+
+import io.qingtian.network.packet.Cidr;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A virtual private cloud: one tenant's isolated L2/L3 domain. Every lookup the switch does
+ * for a frame starts from the sending port's subnet and never leaves its VPC, so two VPCs
+ * with identical CIDRs, IPs and even MACs cannot see each other — isolation is structural,
+ * not a filter that could be misconfigured.
+ */
+public final class Vpc {
+    private final String name;
+    private final Cidr cidr;
+    private final String tenant;
+    final List<Subnet> subnets = new ArrayList<>();
+    Uplink uplink;
+
+    Vpc(String name, Cidr cidr, String tenant) {
+        this.name = name;
+        this.cidr = cidr;
+        this.tenant = tenant;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Cidr cidr() {
+        return cidr;
+    }
+
+    public String tenant() {
+        return tenant;
+    }
+
+    public List<Subnet> subnets() {
+        return List.copyOf(subnets);
+    }
+
+    public Uplink uplink() {
+        return uplink;
+    }
+
+    /** The subnet containing {@code ip}, or null. Subnets of one VPC never overlap. */
+    Subnet subnetFor(int ip) {
+        for (int i = 0; i < subnets.size(); i++) {
+            Subnet s = subnets.get(i);
+            if (s.cidr().contains(ip)) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /** The subnet whose gateway address is {@code ip}, or null. */
+    Subnet subnetWithGateway(int ip) {
+        for (int i = 0; i < subnets.size(); i++) {
+            Subnet s = subnets.get(i);
+            if (s.gateway().bits() == ip) {
+                return s;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,316 @@
+package io.qingtian.vhostuser.backend;
+
+import static io.qingtian.vhostuser.protocol.VhostUser.*;
+
+import io.qingtian.sys.Libc;
+import io.qingtian.virtio.queue.SplitQueue;
+import io.qingtian.vhostuser.protocol.Message;
+import io.qingtian.vhostuser.protocol.Request;
+import io.qingtian.vhostuser.protocol.Request.*;
+import io.qingtian.vhostuser.protocol.RequestCode;
+import io.qingtian.vhostuser.protocol.VhostUserCodec;
+import io.qingtian.vhostuser.protocol.VhostUserProtocolException;
+import io.qingtian.vhostuser.protocol.VhostUserSocket;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One front-end connection: the message loop and the device state it builds (features,
+ * memory table, vrings). Every connection starts from scratch, so a front-end that
+ * reconnects after a crash negotiates again (vhost-user.rst: the back-end keeps nothing
+ * across connections except what the front-end tells it again, e.g. SET_VRING_BASE).
+ *
+ * <p>Protocol violations close the connection with a logged reason; requests that are
+ * well formed but cannot be honoured are refused through REPLY_ACK when the front-end
+ * asked for a reply, and close the connection otherwise.
+ */
+final class BackendConnection {
+    private static final Logger LOG = Logger.getLogger(BackendConnection.class.getName());
+
+    /** Protocol features this back-end speaks. */
+    static final long PROTOCOL_FEATURES = bit(PROTOCOL_F_MQ) | bit(PROTOCOL_F_REPLY_ACK) | bit(PROTOCOL_F_CONFIG);
+
+    private final String name;
+    private final VhostUserDevice device;
+    private final VhostUserSocket socket;
+    private final Vring[] vrings;
+    private long ackedFeatures;
+    private long ackedProtocolFeatures;
+    private boolean featuresSet;
+    private MemoryTable memory;
+
+    BackendConnection(String name, VhostUserDevice device, VhostUserSocket socket) {
+        this.name = name;
+        this.device = device;
+        this.socket = socket;
+        this.vrings = new Vring[device.numQueues()];
+        for (int i = 0; i < vrings.length; i++) {
+            vrings[i] = new Vring(i);
+        }
+    }
+
+    private long offeredFeatures() {
+        return device.features() | bit(VHOST_USER_F_PROTOCOL_FEATURES);
+    }
+
+    private boolean eventIdx() {
+        return (ackedFeatures & (1L << 29)) != 0;
+    }
+
+    /** Serves messages until the front-end goes away or breaks the protocol; then cleans up. */
+    void serve() {
+        try {
+            while (true) {
+                Message m;
+                try {
+                    m = socket.receive(false);
+                } catch (VhostUserProtocolException e) {
+                    LOG.warning(name + ": closing connection: " + e.getMessage());
+                    return;
+                }
+                if (m == null) {
+                    LOG.info(name + ": front-end disconnected");
+                    return;
+                }
+                Request r;
+                try {
+                    r = VhostUserCodec.decode(m);
+                } catch (VhostUserProtocolException e) {
+                    for (int fd : m.fds()) {
+                        Libc.closeQuietly(fd);
+                    }
+                    LOG.warning(name + ": closing connection: " + e.getMessage());
+                    return;
+                }
+                String failure;
+                try {
+                    failure = handle(r, m.needsReply());
+                } catch (VhostUserProtocolException e) {
+                    LOG.warning(name + ": closing connection: " + e.getMessage());
+                    return;
+                }
+                if (failure == CLOSE) {
+                    return;
+                }
+                if (!repliesItself(r.code()) && m.needsReply() && (ackedProtocolFeatures & bit(PROTOCOL_F_REPLY_ACK)) != 0) {
+                    if (failure != null) {
+                        LOG.warning(name + ": refused " + r.code() + ": " + failure);
+                    }
+                    socket.send(VhostUserCodec.u64Reply(r.code(), failure == null ? 0 : 1));
+                } else if (failure != null) {
+                    LOG.warning(name + ": closing connection: " + r.code() + " failed: " + failure);
+                    return;
+                }
+            }
+        } catch (RuntimeException e) {
+            // A send to a vanished front-end (EPIPE) and the like.
+            LOG.log(Level.WARNING, name + ": closing connection: " + e.getMessage(), e);
+        } finally {
+            cleanup();
+        }
+    }
+
+    private static final String CLOSE = new String("close");
+
+    private static boolean repliesItself(RequestCode c) {
+        return switch (c) {
+            case GET_FEATURES, GET_PROTOCOL_FEATURES, GET_VRING_BASE, GET_QUEUE_NUM, GET_CONFIG, GET_MAX_MEM_SLOTS -> true;
+            default -> false;
+        };
+    }
+
+    /** Stops every worker (completing requests in hand), closes fds, unmaps memory. */
+    void cleanup() {
+        for (Vring v : vrings) {
+            v.reset();
+        }
+        if (memory != null) {
+            memory.close();
+            memory = null;
+        }
+        socket.close();
+    }
+
+    private Vring vring(RequestCode code, int index) throws VhostUserProtocolException {
+        if (index < 0 || index >= vrings.length) {
+            throw new VhostUserProtocolException(code + " for ring " + index + " of a " + vrings.length + "-queue device");
+        }
+        return vrings[index];
+    }
+
+    /** Handles one request; returns null on success, a reason on refusal, or CLOSE. */
+    private String handle(Request r, boolean needReply) throws VhostUserProtocolException {
+        switch (r) {
+            case GetFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), offeredFeatures()));
+            case SetFeatures x -> {
+                if ((x.features() & ~offeredFeatures()) != 0) {
+                    throw new VhostUserProtocolException("SET_FEATURES acks unoffered bits 0x"
+                            + Long.toHexString(x.features() & ~offeredFeatures()));
+                }
+                // Rings that run are restarted so a changed EVENT_IDX takes effect consistently.
+                boolean[] wasRunning = new boolean[vrings.length];
+                for (int i = 0; i < vrings.length; i++) {
+                    wasRunning[i] = vrings[i].running();
+                    vrings[i].stopWorker();
+                }
+                ackedFeatures = x.features();
+                featuresSet = true;
+                for (int i = 0; i < vrings.length; i++) {
+                    if (wasRunning[i]) {
+                        vrings[i].startIfReady(name, memory, device, eventIdx());
+                    }
+                }
+            }
+            case GetProtocolFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), PROTOCOL_FEATURES));
+            case SetProtocolFeatures x -> {
+                if ((x.features() & ~PROTOCOL_FEATURES) != 0) {
+                    throw new VhostUserProtocolException("SET_PROTOCOL_FEATURES acks unoffered bits 0x"
+                            + Long.toHexString(x.features() & ~PROTOCOL_FEATURES));
+                }
+                ackedProtocolFeatures = x.features();
+            }
+            case SetOwner x -> { }
+            case ResetOwner x -> {
+                for (Vring v : vrings) {
+                    v.reset();
+                }
+                ackedFeatures = 0;
+                featuresSet = false;
+            }
+            case SetMemTable x -> {
+                return setMemTable(x);
+            }
+            case SetVringNum x -> {
+                Vring v = vring(x.code(), x.index());
+                int n = x.num();
+                if (n <= 0 || n > SplitQueue.MAX_SIZE || (n & (n - 1)) != 0) {
+                    throw new VhostUserProtocolException("SET_VRING_NUM " + Integer.toUnsignedString(n)
+                            + " for ring " + x.index() + " is not a power of two in [1, " + SplitQueue.MAX_SIZE + "]");
+                }
+                if (v.running()) {
+                    return "ring " + x.index() + " is running";
+                }
+                v.num = n;
+            }
+            case SetVringAddr x -> {
+                Vring v = vring(x.code(), x.index());
+                boolean wasRunning = v.running();
+                v.stopWorker();
+                v.descAddr = x.descUserAddr();
+                v.usedAddr = x.usedUserAddr();
+                v.availAddr = x.availUserAddr();
+                v.addrSet = true;
+                if (wasRunning) {
+                    v.startIfReady(name, memory, device, eventIdx());
+                }
+            }
+            case SetVringBase x -> {
+                Vring v = vring(x.code(), x.index());
+                if (v.running()) {
+                    return "ring " + x.index() + " is running";
+                }
+                if ((x.num() & ~0xFFFF) != 0) {
+                    throw new VhostUserProtocolException("SET_VRING_BASE " + x.num() + " beyond 16 bits");
+                }
+                v.base = x.num();
+            }
+            case GetVringBase x -> {
+                // Stops the ring (vhost-user.rst); the reply is where to resume.
+                Vring v = vring(x.code(), x.index());
+                v.stopWorker();
+                v.started = false;
+                v.closeFds();
+                socket.send(VhostUserCodec.vringStateReply(x.code(), x.index(), v.base));
+            }
+            case SetVringFd x -> {
+                Vring v;
+                try {
+                    v = vring(x.code(), x.index());
+                } catch (VhostUserProtocolException e) {
+                    Libc.closeQuietly(x.fd());
+                    throw e;
+                }
+                v.stopWorker();
+                switch (x.code()) {
+                    case SET_VRING_KICK -> {
+                        Libc.closeQuietly(v.kickFd);
+                        v.kickFd = x.fd();
+                        if (x.fd() < 0) {
+                            LOG.warning(name + ": ring " + x.index() + " without a kick fd (polling) is not supported; it stays idle");
+                        }
+                        v.started = true;
+                        if ((ackedFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) == 0) {
+                            v.enabled = true; // without protocol features rings start enabled
+                        }
+                    }
+                    case SET_VRING_CALL -> {
+                        Libc.closeQuietly(v.callFd);
+                        v.callFd = x.fd();
+                    }
+                    default -> {
+                        Libc.closeQuietly(v.errFd);
+                        v.errFd = x.fd();
+                    }
+                }
+                v.startIfReady(name, memory, device, eventIdx());
+            }
+            case GetQueueNum x -> socket.send(VhostUserCodec.u64Reply(x.code(), vrings.length));
+            case SetVringEnable x -> {
+                Vring v = vring(x.code(), x.index());
+                v.enabled = x.enable();
+                if (x.enable()) {
+                    v.startIfReady(name, memory, device, eventIdx());
+                } else {
+                    v.stopWorker();
+                }
+            }
+            case GetConfig x -> {
+                byte[] data = x.offset() + x.size() <= MAX_CONFIG_SIZE ? device.readConfig(x.offset(), x.size()) : null;
+                socket.send(VhostUserCodec.configReply(x.offset(), x.flags(), data));
+            }
+            case SetConfig x -> {
+                if (!device.writeConfig(x.offset(), x.data())) {
+                    return "device refused config write at " + x.offset();
+                }
+            }
+            case GetMaxMemSlots x -> socket.send(VhostUserCodec.u64Reply(x.code(), MAX_MEM_REGIONS));
+            case Other x -> {
+                for (int fd : x.otherFds()) {
+                    Libc.closeQuietly(fd);
+                }
+                LOG.warning(name + ": closing connection: unsupported request " + x.code());
+                return CLOSE;
+            }
+        }
+        return null;
+    }
+
+    private String setMemTable(SetMemTable x) {
+        MemoryTable next;
+        try {
+            next = MemoryTable.map(x.regions(), x.regionFds());
+        } catch (IllegalArgumentException e) {
+            return "memory table rejected: " + e.getMessage();
+        } finally {
+            // The mappings stay valid after the fds are closed.
+            for (int fd : x.regionFds()) {
+                Libc.closeQuietly(fd);
+            }
+        }
+        // Quiesce every ring before the old mappings go away, then restart on the new table.
+        boolean[] wasRunning = new boolean[vrings.length];
+        for (int i = 0; i < vrings.length; i++) {
+            wasRunning[i] = vrings[i].running();
+            vrings[i].stopWorker();
+        }
+        MemoryTable old = memory;
+        memory = next;
+        if (old != null) {
+            old.close();
+        }
+        for (Vring v : vrings) {
+            v.startIfReady(name, memory, device, eventIdx());
+        }
+        return null;
+    }
+}

@@ -1,0 +1,92 @@
+package io.qingtian.vhostuser.backend;
+
+import io.qingtian.sys.Libc;
+import io.qingtian.virtio.memory.GuestMemoryException;
+import io.qingtian.virtio.queue.SplitQueue;
+import java.lang.foreign.MemorySegment;
+import java.util.logging.Logger;
+
+/**
+ * One vring's configuration as the front-end sets it (SET_VRING_NUM/ADDR/BASE/KICK/CALL/
+ * ERR/ENABLE) and its worker. Touched only by the connection's message thread; the
+ * worker gets immutable copies when it starts.
+ *
+ * <p>Life cycle (vhost-user.rst "Starting and stopping rings"): started by SET_VRING_KICK,
+ * stopped by GET_VRING_BASE; it is served only while started and enabled.
+ */
+final class Vring {
+    private static final Logger LOG = Logger.getLogger(Vring.class.getName());
+
+    final int index;
+    int num;
+    int base;
+    long descAddr;
+    long usedAddr;
+    long availAddr;
+    boolean addrSet;
+    int kickFd = -1;
+    int callFd = -1;
+    int errFd = -1;
+    boolean started;
+    boolean enabled;
+    String problem;
+    private VringWorker worker;
+
+    Vring(int index) {
+        this.index = index;
+    }
+
+    boolean running() {
+        return worker != null;
+    }
+
+    /** Stops the worker (completing the chain in hand) and remembers where to resume. */
+    void stopWorker() {
+        if (worker != null) {
+            base = worker.stop();
+            worker = null;
+        }
+    }
+
+    /** Starts the worker when everything it needs is there. */
+    void startIfReady(String device, MemoryTable memory, VhostUserDevice dev, boolean eventIdx) {
+        if (worker != null || !started || !enabled || memory == null || !addrSet || num == 0 || kickFd < 0) {
+            return;
+        }
+        SplitQueue q;
+        try {
+            MemorySegment desc = memory.ring(descAddr, SplitQueue.descTableBytes(num));
+            MemorySegment avail = memory.ring(availAddr, SplitQueue.availRingBytes(num));
+            MemorySegment used = memory.ring(usedAddr, SplitQueue.usedRingBytes(num));
+            q = SplitQueue.create(num, desc, avail, used, memory.guestMemory(), eventIdx);
+        } catch (GuestMemoryException | IllegalArgumentException e) {
+            problem = "vring " + index + " cannot start: " + e.getMessage();
+            LOG.warning(device + ": " + problem);
+            return;
+        }
+        q.setNextAvail(base);
+        worker = new VringWorker(device + "-q" + index, index, q, dev, kickFd, callFd, errFd);
+        worker.start();
+    }
+
+    /** Back to the state of a fresh connection; the worker must be stopped. */
+    void reset() {
+        stopWorker();
+        closeFds();
+        num = 0;
+        base = 0;
+        addrSet = false;
+        started = false;
+        enabled = false;
+        problem = null;
+    }
+
+    void closeFds() {
+        Libc.closeQuietly(kickFd);
+        Libc.closeQuietly(callFd);
+        Libc.closeQuietly(errFd);
+        kickFd = -1;
+        callFd = -1;
+        errFd = -1;
+    }
+}

@@ -1,0 +1,156 @@
+package io.qingtian.vhostuser.frontend;
+
+import static io.qingtian.vhostuser.protocol.VhostUser.*;
+
+import io.qingtian.sys.UnixSockets;
+import io.qingtian.vhostuser.protocol.MemoryRegion;
+import io.qingtian.vhostuser.protocol.Message;
+import io.qingtian.vhostuser.protocol.Request;
+import io.qingtian.vhostuser.protocol.Request.*;
+import io.qingtian.vhostuser.protocol.RequestCode;
+import io.qingtian.vhostuser.protocol.VhostUserCodec;
+import io.qingtian.vhostuser.protocol.VhostUserProtocolException;
+import io.qingtian.vhostuser.protocol.VhostUserSocket;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The front-end (driver/VMM) side of a vhost-user connection: one method per request,
+ * each waiting for its reply, and for REPLY_ACK once negotiated. Device-agnostic: the test
+ * harness's virtio-blk driver uses it, and so can the hypervisor, which passes its own guest
+ * memory and the guest's ring addresses. Not thread-safe: one caller at a time.
+ */
+public final class VhostUserFrontend implements AutoCloseable {
+    private final VhostUserSocket socket;
+    private long protocolFeatures;
+
+    private VhostUserFrontend(VhostUserSocket socket) {
+        this.socket = socket;
+    }
+
+    /** Connects to a back-end listening on {@code path}. */
+    public static VhostUserFrontend connect(Path path) {
+        return new VhostUserFrontend(new VhostUserSocket(UnixSockets.connect(path)));
+    }
+
+    /** The connection's socket fd, for a caller that polls for the back-end hanging up. */
+    public int socketFd() {
+        return socket.fd();
+    }
+
+    private boolean replyAck() {
+        return (protocolFeatures & bit(PROTOCOL_F_REPLY_ACK)) != 0;
+    }
+
+    /** Sends a request that has no reply of its own; waits for the ack when REPLY_ACK is on. */
+    public void send(Request r) throws VhostUserProtocolException {
+        boolean ack = replyAck();
+        socket.send(VhostUserCodec.encode(r, ack));
+        if (ack) {
+            long status = VhostUserCodec.decodeU64Reply(r.code(), receive());
+            if (status != 0) {
+                throw new VhostUserProtocolException("back-end refused " + r.code() + " (status " + status + ")");
+            }
+        }
+    }
+
+    private Message ask(Request r) throws VhostUserProtocolException {
+        socket.send(VhostUserCodec.encode(r, false));
+        return receive();
+    }
+
+    private Message receive() throws VhostUserProtocolException {
+        Message m = socket.receive(true);
+        if (m == null) {
+            throw new VhostUserProtocolException("back-end closed the connection");
+        }
+        return m;
+    }
+
+    public long getFeatures() throws VhostUserProtocolException {
+        return VhostUserCodec.decodeU64Reply(RequestCode.GET_FEATURES, ask(new GetFeatures()));
+    }
+
+    public void setFeatures(long features) throws VhostUserProtocolException {
+        send(new SetFeatures(features));
+    }
+
+    public long getProtocolFeatures() throws VhostUserProtocolException {
+        return VhostUserCodec.decodeU64Reply(RequestCode.GET_PROTOCOL_FEATURES, ask(new GetProtocolFeatures()));
+    }
+
+    /** Sets protocol features; REPLY_ACK applies from the next request on. */
+    public void setProtocolFeatures(long features) throws VhostUserProtocolException {
+        send(new SetProtocolFeatures(features));
+        protocolFeatures = features;
+    }
+
+    public void setOwner() throws VhostUserProtocolException {
+        send(new SetOwner());
+    }
+
+    public int getQueueNum() throws VhostUserProtocolException {
+        return (int) VhostUserCodec.decodeU64Reply(RequestCode.GET_QUEUE_NUM, ask(new GetQueueNum()));
+    }
+
+    public void setMemTable(List<MemoryRegion> regions, int[] fds) throws VhostUserProtocolException {
+        send(new SetMemTable(regions, fds));
+    }
+
+    public void setVringNum(int index, int num) throws VhostUserProtocolException {
+        send(new SetVringNum(index, num));
+    }
+
+    public void setVringBase(int index, int base) throws VhostUserProtocolException {
+        send(new SetVringBase(index, base));
+    }
+
+    /** Ring addresses in the front-end's own address space (vhost-user.rst). */
+    public void setVringAddr(int index, long desc, long used, long avail) throws VhostUserProtocolException {
+        send(new SetVringAddr(index, 0, desc, used, avail, 0));
+    }
+
+    public void setVringKick(int index, int fd) throws VhostUserProtocolException {
+        send(new SetVringFd(RequestCode.SET_VRING_KICK, index, fd));
+    }
+
+    public void setVringCall(int index, int fd) throws VhostUserProtocolException {
+        send(new SetVringFd(RequestCode.SET_VRING_CALL, index, fd));
+    }
+
+    public void setVringErr(int index, int fd) throws VhostUserProtocolException {
+        send(new SetVringFd(RequestCode.SET_VRING_ERR, index, fd));
+    }
+
+    public void setVringEnable(int index, boolean enable) throws VhostUserProtocolException {
+        send(new SetVringEnable(index, enable));
+    }
+
+    /** Stops the ring and returns the next avail index the back-end would have consumed. */
+    public int getVringBase(int index) throws VhostUserProtocolException {
+        return VhostUserCodec.decodeVringStateReply(RequestCode.GET_VRING_BASE, index, ask(new GetVringBase(index)));
+    }
+
+    public byte[] getConfig(int offset, int size) throws VhostUserProtocolException {
+        return VhostUserCodec.decodeConfigReply(offset, size, ask(new GetConfig(offset, size, 0)));
+    }
+
+    public void setConfig(int offset, byte[] data) throws VhostUserProtocolException {
+        send(new SetConfig(offset, 0, data));
+    }
+
+    /** Sends raw bytes (for tests of a back-end's handling of malformed input). */
+    public void sendRaw(Message m) {
+        socket.send(m);
+    }
+
+    /** Reads one raw reply, or null when the back-end closed the connection. */
+    public Message receiveRaw() throws VhostUserProtocolException {
+        return socket.receive(true);
+    }
+
+    @Override
+    public void close() {
+        socket.close();
+    }
+}
