@@ -1,6 +1,8 @@
 package io.qingtian.hypervisor;
 
+import io.qingtian.hypervisor.memory.GuestRam;
 import io.qingtian.kvm.KvmFlavour;
+import io.qingtian.sys.UserError;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
@@ -92,6 +94,11 @@ public final class HypervisorCommand implements Runnable {
                 description = "guest RAM, e.g. 256M or 1G (default ${DEFAULT-VALUE})")
         String memory;
 
+        @Option(names = "--memory-backing", paramLabel = "KIND", defaultValue = "memfd",
+                description = "memfd (shareable with the card's backends, default) or anonymous (private, "
+                        + "transparent huge pages: faster boot under nested paging)")
+        String backing;
+
         @Option(names = "--timeout", paramLabel = "SECONDS", description = "stop the VM after this long (exit status 6)")
         Long timeoutSeconds;
 
@@ -103,7 +110,12 @@ public final class HypervisorCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            VmConfig config = new VmConfig(new VmConfig.Machine(cpus, VmConfig.parseSize(memory)),
+            GuestRam.Backing kind = switch (backing) {
+                case "memfd" -> GuestRam.Backing.SHARED_MEMFD;
+                case "anonymous" -> GuestRam.Backing.PRIVATE_ANONYMOUS;
+                default -> throw new UserError("--memory-backing must be memfd or anonymous, not '" + backing + "'");
+            };
+            VmConfig config = new VmConfig(new VmConfig.Machine(cpus, VmConfig.parseSize(memory), kind),
                     new VmConfig.BootSource(kernel, initramfs, cmdline));
             PrintStream err = System.err;
             String warning = flavourWarning(KvmFlavour.detect());
