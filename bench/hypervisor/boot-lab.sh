@@ -40,5 +40,5 @@ SCRIPT
 out="$(cd "$root" && ./qt lab run --timeout 1800 --file "$tmp/q:/tmp/q" --file "$tmp/bench.sh:/tmp/bench.sh" -- sh /tmp/bench.sh)"
 echo "$out"
 for v in qemu-microvm qemu-q35 qt-memfd qt-anonymous; do
-  echo "$out" | grep "vmm=$v " | sed 's/.*ms=//' | sort -n | awk -v v="$v" '{a[NR]=$1} END {if (NR) printf "MEDIAN %s %d ms (%d runs)\n", v, a[int((NR+1)/2)], NR}'
+  echo "$out" | grep "vmm=$v " | sed 's/.*ms=//' | sort -n | awk -v v="$v" '{a[NR]=$1} END {if (NR) printf "MEDIAN %s %d ms (%d runs; lower median)\n", v, a[int((NR+1)/2)], NR}'
 done
