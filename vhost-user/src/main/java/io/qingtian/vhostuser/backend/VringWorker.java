@@ -30,9 +30,11 @@ final class VringWorker implements Runnable {
     private static final Logger LOG = Logger.getLogger(VringWorker.class.getName());
     /** Requests at least this large may go to a helper. */
     static final long HELPER_MIN_BYTES = 16 * 1024;
-    /** Helper threads per queue (0 = every request inline); {@code -Dqt.vhost.helpers=N} overrides. */
-    static final int HELPERS = Integer.getInteger("qt.vhost.helpers",
-            Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())));
+    /**
+     * Helper threads per queue (0 = every request inline); {@code -Dqt.vhost.helpers=N}
+     * overrides. Not tied to the core count: helpers mostly wait on storage (NBD, disks).
+     */
+    static final int HELPERS = Integer.getInteger("qt.vhost.helpers", 4);
     private static final int MAX_HANDED_OFF = 64;
 
     private final String name;
