@@ -433,6 +433,15 @@ public final class VirtualSwitch {
         u.counters.tx(length);
     }
 
+    /**
+     * Counts a frame from {@code port}'s guest that its backend had to drop before the switch
+     * could see it (a bad virtio-net header, an unusable descriptor chain).
+     */
+    public synchronized void dropFromPort(Port port, int length, DropReason reason) {
+        port.counters.rx(length);
+        port.counters.drop(reason);
+    }
+
     /** Switches one frame that arrived on a VPC's uplink (from the host). */
     public synchronized void fromUplink(Uplink u, byte[] frame, int length) {
         PortCounters c = u.counters;
@@ -518,11 +527,16 @@ public final class VirtualSwitch {
         // Unknown unicast: flood within the subnet only (IEEE 802.1D), each copy subject to
         // the receiving port's security groups.
         List<Port> all = s.ports;
+        boolean any = false;
         for (int i = 0; i < all.size(); i++) {
             Port o = all.get(i);
             if (o != from && o.linkUp()) {
                 deliver(o, p, frame, length, now);
+                any = true;
             }
+        }
+        if (!any) {
+            from.counters.drop(DropReason.UNKNOWN_DESTINATION);
         }
     }
 
