@@ -138,6 +138,8 @@ class VpcGuestsTest {
             echo "QTNET listening"
             nc -l -p 5000 > /tmp/recv
             echo "QTNET recv $(sha256sum /tmp/recv | cut -d' ' -f1) $(wc -c < /tmp/recv)"
+            nc -l -p 5001 > /tmp/recv2
+            echo "QTNET recv2 $(wc -c < /tmp/recv2)"
             sleep 600
             """;
 
@@ -155,6 +157,11 @@ class VpcGuestsTest {
             done
             echo "QTNET copy-done"
             echo "QTNET host $(get 172.31.99.1 18080 /hello | tail -n 1)"
+            dd if=/dev/urandom of=/tmp/big bs=1k count=640 2>/dev/null
+            echo "QTNET ready-for-limit"
+            sleep 2
+            until nc -w 4 10.0.1.2 5001 < /tmp/big; do sleep 1; done
+            echo "QTNET big-done"
             sleep 600
             """;
 
@@ -257,6 +264,37 @@ class VpcGuestsTest {
                 if (uplink) {
                     assertThat(g2.await("QTNET host (.*)", 60).group(1)).isEqualTo("hello-from-host");
                 }
+
+                // Rate limit: what g2 sends is shaped to 1.6 Mbit/s; measure what reaches g1 mid-transfer.
+                g2.await("QTNET ready-for-limit", 60);
+                long limit = 1_600_000;
+                net.handle(new NetworkRequest.SgRuleAdd("vm", "tcp", "5001", "10.0.1.3/32"));
+                net.handle(new NetworkRequest.NicLimit("g2", limit, 0));
+                long startBytes = -1;
+                long startNanos = 0;
+                long endBytes = -1;
+                long endNanos = 0;
+                long base = sw.stats("g1").txBytes();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                while (System.nanoTime() < deadline && endBytes < 0) {
+                    long now = System.nanoTime();
+                    long got = sw.stats("g1").txBytes() - base;
+                    if (startBytes < 0 && got >= 100_000) {
+                        startBytes = got;
+                        startNanos = now;
+                    } else if (startBytes >= 0 && got >= 500_000) {
+                        endBytes = got;
+                        endNanos = now;
+                    }
+                    Thread.sleep(20);
+                }
+                assertThat(endBytes).as("transfer progressed under the limit").isPositive();
+                double bps = (endBytes - startBytes) * 8e9 / (endNanos - startNanos);
+                System.out.printf("rate limit %d bit/s: measured %.0f bit/s (%.2fx)%n", limit, bps, bps / limit);
+                // Shaped (the guest's ring is held), so TCP runs at the limit rather than collapsing.
+                assertThat(bps).isLessThanOrEqualTo(limit * 1.10).isGreaterThan(limit * 0.7);
+                g2.await("QTNET big-done", 180);
+                assertThat(g1.await("QTNET recv2 (\\d+)", 60).group(1)).isEqualTo("655360");
 
                 // The other VPC: its port with g1's very address sent and received nothing of blue's.
                 Port r1 = sw.port("r1");

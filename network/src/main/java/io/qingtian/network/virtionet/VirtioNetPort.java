@@ -59,10 +59,14 @@ public final class VirtioNetPort implements FrameSink {
     /** Connects the receive queue (ring started) or disconnects it (null): the link follows. */
     public synchronized void setRxRing(RxRing ring) {
         rx = ring;
-        if (ring != null) {
-            sw.attach(port.name(), this);
-        } else {
-            sw.detach(port.name());
+        try {
+            if (ring != null) {
+                sw.attach(port.name(), this);
+            } else {
+                sw.detach(port.name());
+            }
+        } catch (io.qingtian.network.NetworkException deleted) {
+            // The NIC was deleted while its front-end was connected: nothing to attach to.
         }
     }
 
