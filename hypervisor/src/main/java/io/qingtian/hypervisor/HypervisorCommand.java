@@ -38,6 +38,37 @@ public final class HypervisorCommand implements Runnable {
                 + "Use the nested lab: " + LAB_HINT + " (trying anyway)";
     }
 
+    /** Passes bytes through and remembers when the first one came (for -v boot timings). */
+    static final class FirstByteClock extends java.io.FilterOutputStream {
+        private volatile long first;
+
+        FirstByteClock(java.io.OutputStream out) {
+            super(out);
+        }
+
+        long firstByteNanos() {
+            return first;
+        }
+
+        @Override
+        public void write(int b) throws java.io.IOException {
+            mark();
+            out.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws java.io.IOException {
+            mark();
+            out.write(b, off, len);
+        }
+
+        private void mark() {
+            if (first == 0) {
+                first = System.nanoTime();
+            }
+        }
+    }
+
     @Command(name = "run", mixinStandardHelpOptions = true,
             description = {"Boots a Linux kernel (bzImage or PVH vmlinux) with the guest's serial console on stdout "
                     + "and stdin; the exit status is the guest's outcome:",
@@ -64,6 +95,17 @@ public final class HypervisorCommand implements Runnable {
         @Option(names = "--timeout", paramLabel = "SECONDS", description = "stop the VM after this long (exit status 6)")
         Long timeoutSeconds;
 
+        @Option(names = "--disk", paramLabel = "socket=PATH[,readonly][,queues=N]",
+                description = "a virtio-blk disk served over vhost-user (e.g. by the card); repeatable")
+        java.util.List<String> disks = new java.util.ArrayList<>();
+
+        @Option(names = "--net", paramLabel = "socket=PATH[,mac=XX:XX:XX:XX:XX:XX]",
+                description = "a virtio-net NIC served over vhost-user; repeatable")
+        java.util.List<String> nets = new java.util.ArrayList<>();
+
+        @Option(names = "--no-rng", description = "no virtio-rng entropy device (it is on by default)")
+        boolean noRng;
+
         @Option(names = {"-v", "--verbose"}, description = "print how the VM ended even when it powered off")
         boolean verbose;
 
@@ -73,14 +115,21 @@ public final class HypervisorCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             VmConfig config = new VmConfig(new VmConfig.Machine(cpus, VmConfig.parseSize(memory)),
-                    new VmConfig.BootSource(kernel, initramfs, cmdline));
+                    new VmConfig.BootSource(kernel, initramfs, cmdline),
+                    new io.qingtian.hypervisor.vhostuser.PciDevicesConfig(
+                            disks.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseDisk).toList(),
+                            nets.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseNet).toList(),
+                            !noRng));
             PrintStream err = System.err;
             String warning = flavourWarning(KvmFlavour.detect());
             if (warning != null) {
                 err.println(warning);
             }
             VmExit exit;
-            try (Vm vm = VmBuilder.build(config, new Console(new FileOutputStream(FileDescriptor.out), System.in))) {
+            long t0 = System.nanoTime();
+            FirstByteClock console = new FirstByteClock(new FileOutputStream(FileDescriptor.out));
+            try (Vm vm = VmBuilder.build(config, new Console(console, System.in))) {
+                long t1 = System.nanoTime();
                 vm.start();
                 exit = timeoutSeconds == null ? vm.awaitExit() : vm.awaitExit(Duration.ofSeconds(timeoutSeconds));
                 if (exit == null) {
@@ -88,6 +137,12 @@ public final class HypervisorCommand implements Runnable {
                     vm.stop(exit);
                 }
                 if (verbose) {
+                    long t2 = System.nanoTime();
+                    err.printf("qt: JVM start to command %d ms, VM build %d ms, first console byte after %s ms, run %d ms%n",
+                            java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() - (t2 - t0) / 1_000_000,
+                            (t1 - t0) / 1_000_000,
+                            console.firstByteNanos() == 0 ? "-" : Long.toString((console.firstByteNanos() - t1) / 1_000_000),
+                            (t2 - t1) / 1_000_000);
                     vm.joinVcpus();
                     vm.describeVcpus().forEach(line -> System.err.println("qt: " + line));
                 }

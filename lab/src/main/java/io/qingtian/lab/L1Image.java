@@ -84,21 +84,26 @@ final class L1Image {
 
         Path qt = cache.file("l1", "qt-" + LabCache.hash(new ArrayList<Object>(JavaRuntime.jars(dist))) + ".cpio", out -> {
             try (CpioWriter cpio = new CpioWriter(new java.io.BufferedOutputStream(Files.newOutputStream(out)))) {
+                List<String> classPath = new ArrayList<>();
                 for (Path jar : JavaRuntime.jars(dist)) {
-                    String rel = dist.relativize(jar).toString();
-                    cpio.file("opt/qt/" + rel, 0644, jar);
+                    String guest = "/opt/qt/" + dist.relativize(jar);
+                    cpio.file(guest, 0644, jar);
+                    classPath.add(guest);
                 }
-                cpio.file("opt/qt/bin/qt", 0755, L1Init.QT_LAUNCHER.getBytes());
+                cpio.file("opt/qt/bin/qt", 0755, L1Init.qtLauncher(classPath).getBytes());
             }
         });
         cache.prune("l1", "qt-", 8);
+        cache.prune("l1", "disk-", 3);
+        cache.prune("l1", "base-", 4);
+        cache.prune("jdk", "", 3);
         cache.prune("jdeps", "", 16);
         return new Parts(kernel, base, disk, qt);
     }
 
     private static void buildDisk(Path out, JavaRuntime.Image jdk, GuestKernel kernel, Path l2) throws IOException {
         HostTools.require("mke2fs", "e2fsprogs");
-        Path stage = Files.createTempDirectory(out.getParent(), "disk-stage");
+        Path stage = Files.createTempDirectory(out.getParent(), "stage.tmp");
         try {
             link(jdk.dir().resolve("jdk"), stage.resolve("jdk"));
             link(jdk.dir().resolve("glibc"), stage.resolve("glibc"));

@@ -13,12 +13,18 @@ package io.qingtian.lab;
 final class L1Init {
     private L1Init() {}
 
-    static final String QT_LAUNCHER = """
-            #!/bin/sh
-            # qt inside L1: the project's jars on the lab's jlink JDK 25.
-            exec /opt/lab/jdk/bin/java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
-              -XX:-UsePerfData $QT_JAVA_OPTS -cp "/opt/qt/qingtian-cli.jar:/opt/qt/lib/*" io.qingtian.cli.Qt "$@"
-            """;
+    /**
+     * The {@code qt} launcher: the project's jars on the lab's jlink JDK 25. The class path is
+     * spelled out in a fixed order (a {@code lib/*} wildcard expands in directory order, which
+     * differs between file systems and would defeat class-data sharing).
+     */
+    static String qtLauncher(java.util.List<String> classPath) {
+        return """
+                #!/bin/sh
+                exec /opt/lab/jdk/bin/java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
+                  -XX:-UsePerfData $QT_JAVA_OPTS -cp %s io.qingtian.cli.Qt "$@"
+                """.formatted(String.join(":", classPath));
+    }
 
     static String script(String kernelVersion) {
         return """

@@ -86,8 +86,9 @@ public final class LabCache {
     }
 
     /**
-     * Deletes all but the {@code keep} newest files named {@code prefix*} in {@code area}; for
-     * entries keyed by something that changes with every build (the project's jars).
+     * Deletes all but the {@code keep} newest entries (files or directories) named {@code prefix*}
+     * in {@code area}, so entries keyed by inputs that change (the project's jars, the JDK module
+     * set) do not pile up. Temporary entries being built ({@code *.tmp*}) are left alone.
      */
     public void prune(String area, String prefix, int keep) throws IOException {
         Path dir = root.resolve(area);
@@ -96,7 +97,7 @@ public final class LabCache {
         }
         List<Path> old;
         try (Stream<Path> s = Files.list(dir)) {
-            old = s.filter(p -> p.getFileName().toString().startsWith(prefix) && Files.isRegularFile(p))
+            old = s.filter(p -> p.getFileName().toString().startsWith(prefix) && !p.getFileName().toString().contains(".tmp"))
                     .sorted(java.util.Comparator.comparing((Path p) -> {
                         try {
                             return Files.getLastModifiedTime(p).toMillis();
@@ -107,7 +108,7 @@ public final class LabCache {
                     .skip(keep).toList();
         }
         for (Path p : old) {
-            Files.deleteIfExists(p);
+            deleteTree(p);
         }
     }
 

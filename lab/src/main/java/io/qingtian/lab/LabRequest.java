@@ -20,8 +20,9 @@ import java.util.List;
  * @param timeout   for the whole run (L1 boot + command); then QEMU is killed and the result
  *                  says {@link LabResult#timedOut()}
  * @param files     host files or directories copied into L1's RAM file system before the command
- * @param command   the program and its arguments, run by {@code sh} in {@code /tmp} with
- *                  {@code qt} and {@code java} on PATH
+ * @param command   the program and its arguments, run in {@code /tmp} with {@code qt} and
+ *                  {@code java} on PATH; arguments are passed verbatim (no shell expansion), so
+ *                  use {@code sh -c '... "$QT_GUEST_KERNEL" ...'} to expand variables
  */
 public record LabRequest(int cpus, int memoryMiB, Duration timeout, List<FileMapping> files, List<String> command) {
     public static final int DEFAULT_CPUS = 2;

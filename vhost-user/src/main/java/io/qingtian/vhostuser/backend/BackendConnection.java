@@ -147,13 +147,19 @@ final class BackendConnection {
                     throw new VhostUserProtocolException("SET_FEATURES acks unoffered bits 0x"
                             + Long.toHexString(x.features() & ~offeredFeatures()));
                 }
-                for (Vring v : vrings) {
-                    if (v.running()) {
-                        return "features cannot change while rings run";
-                    }
+                // Rings that run are restarted so a changed EVENT_IDX takes effect consistently.
+                boolean[] wasRunning = new boolean[vrings.length];
+                for (int i = 0; i < vrings.length; i++) {
+                    wasRunning[i] = vrings[i].running();
+                    vrings[i].stopWorker();
                 }
                 ackedFeatures = x.features();
                 featuresSet = true;
+                for (int i = 0; i < vrings.length; i++) {
+                    if (wasRunning[i]) {
+                        vrings[i].startIfReady(name, memory, device, eventIdx());
+                    }
+                }
             }
             case GetProtocolFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), PROTOCOL_FEATURES));
             case SetProtocolFeatures x -> {

@@ -33,6 +33,11 @@ public final class VhostUserFrontend implements AutoCloseable {
         return new VhostUserFrontend(new VhostUserSocket(UnixSockets.connect(path)));
     }
 
+    /** The connection's socket fd, for a caller that polls for the back-end hanging up. */
+    public int socketFd() {
+        return socket.fd();
+    }
+
     private boolean replyAck() {
         return (protocolFeatures & bit(PROTOCOL_F_REPLY_ACK)) != 0;
     }
