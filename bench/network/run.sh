@@ -25,12 +25,15 @@ run_pair() { # $1 label, $2 rx vdev, $3 tx vdev, $4 frame size
   timeout -s INT $((secs + 6)) dpdk-testpmd $eal --main-lcore 0 --file-prefix=qtrx$$ --vdev "$2" -- \
       --forward-mode=rxonly $app >"$rxlog" 2>&1 &
   sleep 3
+  for i in $(seq 60); do grep -q "Checking link statuses" "$rxlog" && break; sleep 0.5; done
+  case "$2" in net_vhost*) for i in $(seq 60); do [ -S "$tmp/peer.sock" ] && break; sleep 0.5; done ;; esac
   timeout -s INT "$secs" dpdk-testpmd $eal --main-lcore 1 --file-prefix=qttx$$ --vdev "$3" -- \
       --forward-mode=txonly --txpkts="$4" --eth-peer=0,02:00:00:00:00:0b --tx-ip=10.0.1.2,10.0.1.3 $app \
       >"$txlog" 2>&1 || true
   wait %% 2>/dev/null || true
   local pps; pps="$(rx_pps "$rxlog")"; pps="${pps:-0}"
-  echo "$1 ${4}B rx_pps=$pps gbit_s=$(awk -v p="$pps" -v s="$4" 'BEGIN{printf "%.3f", p*s*8/1e9}')"
+  local tpps; tpps="$(grep -o 'Tx-pps: *[0-9]*' "$txlog" | awk '{print $2}' | sort -n | tail -3 | head -1)"
+  echo "$1 ${4}B rx_pps=$pps gbit_s=$(awk -v p="$pps" -v s="$4" 'BEGIN{printf "%.3f", p*s*8/1e9}') (generator tx_pps=${tpps:-0})"
 }
 
 "$java" --enable-native-access=ALL-UNNAMED -cp "$cp" "$root/bench/network/ServeSwitch.java" "$tmp" >"$tmp/switch.log" 2>&1 &
