@@ -53,6 +53,7 @@ class PciLabTest {
             S=$(sed -n 's/.*qt.scenario=\\([a-z]*\\).*/\\1/p' /proc/cmdline)
             echo "L2 rng $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | md5sum | cut -c1-8)"
             sum() { dd if=/dev/vda bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1; }
+            if [ ! -b /dev/vda ]; then echo "L2 no block device /dev/vda"; dmesg | grep -i -E 'virtio|blk|pci' | tail -20; S=none; fi
             case "$S" in
             write)
                 dd if=/dev/urandom of=/dev/vda bs=1M count=4 2>/dev/null

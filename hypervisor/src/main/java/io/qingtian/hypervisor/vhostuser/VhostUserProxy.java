@@ -226,8 +226,10 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
                 return 0;
             }
             try {
-                byte[] b = frontend.getConfig((int) offset, size);
-                return littleEndian(b, 0, Math.min(size, b.length));
+                // Always from offset 0: libvhost-user back-ends (qemu-storage-daemon) ignore the
+                // offset and copy their config from its start, as QEMU only ever asks for all of it.
+                byte[] b = frontend.getConfig(0, (int) offset + size);
+                return littleEndian(b, (int) offset, size);
             } catch (VhostUserProtocolException | RuntimeException e) {
                 LOG.warning(spec.describe() + ": GET_CONFIG failed: " + e.getMessage());
                 return 0;
