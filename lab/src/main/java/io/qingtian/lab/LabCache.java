@@ -112,6 +112,27 @@ public final class LabCache {
         }
     }
 
+    /**
+     * Deletes temporary entries ({@code *.tmp*}) older than an hour in {@code area}: what a lab
+     * killed in the middle of a build left behind.
+     */
+    public void sweepStale(String area) throws IOException {
+        Path dir = root.resolve(area);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        long cutoff = System.currentTimeMillis() - 3_600_000L;
+        List<Path> stale;
+        try (Stream<Path> s = Files.list(dir)) {
+            stale = s.filter(p -> p.getFileName().toString().contains(".tmp")).toList();
+        }
+        for (Path p : stale) {
+            if (Files.getLastModifiedTime(p).toMillis() < cutoff) {
+                deleteTree(p);
+            }
+        }
+    }
+
     /** Fills a fresh path (an empty directory, or a file to overwrite). */
     @FunctionalInterface
     public interface Builder {
@@ -162,15 +183,22 @@ public final class LabCache {
         }
     }
 
-    /** Deletes a file or directory tree if present. */
+    /** Deletes a file or directory tree if present; entries that vanish meanwhile are fine. */
     public static void deleteTree(Path p) throws IOException {
         if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
+        List<Path> all;
         try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
+            all = s.sorted(java.util.Comparator.reverseOrder()).toList();
+        } catch (java.nio.file.NoSuchFileException | UncheckedIOException e) {
+            if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw e instanceof UncheckedIOException u ? u.getCause() : (IOException) e;
             }
+            return;
+        }
+        for (Path x : all) {
+            Files.deleteIfExists(x);
         }
     }
 }

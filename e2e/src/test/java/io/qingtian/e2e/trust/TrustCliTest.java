@@ -117,6 +117,20 @@ class TrustCliTest {
     }
 
     @Test
+    void passphraseProtectedSigningKey(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("pass"), "correct horse battery staple\n");
+        Files.setPosixFilePermissions(dir.resolve("pass"), PosixFilePermissions.fromString("rw-------"));
+        Files.write(dir.resolve("k"), new byte[] {1, 2, 3});
+        assertThat(qt(dir, "image", "keygen", "--out", "img", "--passphrase-file", "pass").exit()).isZero();
+        assertThat(Files.readString(dir.resolve("img.key"))).contains("QINGTIAN WRAPPED PRIVATE KEY");
+        assertOneLineRefusal(qt(dir, "image", "sign", "--key", "img.key", "--kernel", "k", "--out", "m.json"),
+                "protected by a passphrase");
+        Run sign = qt(dir, "image", "sign", "--key", "img.key", "--passphrase-file", "pass", "--kernel", "k", "--out", "m.json");
+        assertThat(sign.exit()).as(sign.err()).isZero();
+        assertThat(qt(dir, "image", "verify", "--trust", "img.pub", "m.json").exit()).isZero();
+    }
+
+    @Test
     void malformedInputsAreOneLineErrors(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("junk"), "junk");
         Files.writeString(dir.resolve("junk.sig"), "junk");

@@ -144,6 +144,19 @@ class SecureBootTest {
     }
 
     @Test
+    void filesOutsideTheManifestDirectoryAreRecordedByAbsolutePath() throws Exception {
+        Path sub = Files.createDirectories(dir.resolve("manifests"));
+        Path m = sub.resolve("m.json");
+        BootManifest bm = ManifestSigner.sign(key.getPrivate(), dir.resolve("vmlinuz"), Optional.empty(), "", m);
+        assertThat(Path.of(bm.kernel().path())).isAbsolute();
+        assertThat(policy.verify(m)).isInstanceOf(BootVerdict.Verified.class);
+        // Moving the manifest keeps working (absolute path); the relative one moves with its files.
+        Files.move(m, dir.resolve("moved.json"));
+        Files.move(SecureBootPolicy.signatureFileOf(m), dir.resolve("moved.json.sig"));
+        assertThat(policy.verify(dir.resolve("moved.json"))).isInstanceOf(BootVerdict.Verified.class);
+    }
+
+    @Test
     void signatureByAnUntrustedKeyIsRefused() {
         SecureBootPolicy other = new SecureBootPolicy(TrustAnchors.of("other.pub", Ed25519.generate().getPublic()));
         assertThat(other.verify(manifest)).isInstanceOfSatisfying(BootVerdict.Refused.class,
