@@ -29,7 +29,12 @@ public class BackendBench {
     static final int SECONDS = Integer.parseInt(System.getenv().getOrDefault("SECONDS_PER_ROW", "3"));
     static final long VOLUME = Long.parseLong(System.getenv().getOrDefault("VOLUME_MB", "256")) << 20;
 
-    record Row(String name, double iops, double mbps, double p50us, double p99us) {}
+    /**
+     * mbps is the mean over the run; p50mbps = bytes / median latency per worker thread times the
+     * threads: on a shared, overloaded machine the mean is dominated by preemption, the median
+     * is the cost of the code path.
+     */
+    record Row(String name, double iops, double mbps, double p50us, double p99us, double p50mbps) {}
 
     interface Op {
         void run(int thread, long op) throws Exception;
@@ -42,7 +47,8 @@ public class BackendBench {
         long ops = run(threads, SECONDS, op, lat);
         long[] all = lat.stream().flatMapToLong(Arrays::stream).filter(v -> v > 0).sorted().toArray();
         double iops = ops / (double) SECONDS;
-        return new Row(name, iops, iops * bytes / 1e6, all[all.length / 2] / 1e3, all[(int) (all.length * 0.99)] / 1e3);
+        double p50 = all[all.length / 2] / 1e3;
+        return new Row(name, iops, iops * bytes / 1e6, p50, all[(int) (all.length * 0.99)] / 1e3, threads * bytes / p50);
     }
 
     static long run(int threads, int seconds, Op op, List<long[]> latencies) throws Exception {
@@ -84,43 +90,62 @@ public class BackendBench {
     }
 
     static void print(Row r) {
-        System.out.printf("%-44s %10.0f IOPS %9.1f MB/s  p50 %8.1f us  p99 %8.1f us%n", r.name, r.iops, r.mbps, r.p50us, r.p99us);
+        System.out.printf("%-38s %8.0f IOPS %8.1f MB/s  p50 %8.1f us  p99 %8.1f us  p50-MB/s %8.1f%n", r.name, r.iops, r.mbps,
+                r.p50us, r.p99us, r.p50mbps);
     }
 
-    static List<Row> backendRows(String label, BlockBackend b, Arena arena, boolean durable) throws Exception {
-        List<Row> rows = new ArrayList<>();
+    /** One workload: a name, its transfer size and how to run it on a backend. */
+    record Workload(String name, int threads, int bytes, java.util.function.Function<BlockBackend, Op> op) {}
+
+    static List<Workload> workloads(Arena arena, boolean durable) {
         MemorySegment[] bufs = new MemorySegment[2];
         for (int i = 0; i < 2; i++) {
             bufs[i] = arena.allocate(128 << 10, 4096);
-            new Random(i).ints(bufs[i].byteSize()).limit(0);
             for (long o = 0; o < bufs[i].byteSize(); o += 8) {
-                bufs[i].set(java.lang.foreign.ValueLayout.JAVA_LONG, o, o * 0x9E3779B97F4A7C15L);
+                bufs[i].set(java.lang.foreign.ValueLayout.JAVA_LONG, o, (o + i) * 0x9E3779B97F4A7C15L);
             }
         }
         long sectors4k = VOLUME / 4096;
         long chunks128k = VOLUME / (128 << 10);
+        List<Workload> w = new ArrayList<>();
         for (int threads : new int[] {1, 2}) {
-            Random[] rnd = {new Random(1), new Random(2)};
-            rows.add(measure(label + " 4K randwrite  T" + threads, threads, 4096,
-                    (t, i) -> b.write((rnd[t].nextLong(sectors4k)) * 4096, bufs[t].asSlice(0, 4096))));
-            rows.add(measure(label + " 4K randread   T" + threads, threads, 4096,
-                    (t, i) -> b.read((rnd[t].nextLong(sectors4k)) * 4096, bufs[t].asSlice(0, 4096))));
-            rows.add(measure(label + " 128K seqwrite T" + threads, threads, 128 << 10,
-                    (t, i) -> b.write(((i * threads + t) % chunks128k) * (128 << 10), bufs[t])));
-            rows.add(measure(label + " 128K seqread  T" + threads, threads, 128 << 10,
-                    (t, i) -> b.read(((i * threads + t) % chunks128k) * (128 << 10), bufs[t])));
+            int th = threads;
+            w.add(new Workload("4K randwrite  T" + th, th, 4096, b -> {
+                Random[] rnd = {new Random(1), new Random(2)};
+                return (t, i) -> b.write(rnd[t].nextLong(sectors4k) * 4096, bufs[t].asSlice(0, 4096));
+            }));
+            w.add(new Workload("4K randread   T" + th, th, 4096, b -> {
+                Random[] rnd = {new Random(1), new Random(2)};
+                return (t, i) -> b.read(rnd[t].nextLong(sectors4k) * 4096, bufs[t].asSlice(0, 4096));
+            }));
+            w.add(new Workload("128K seqwrite T" + th, th, 128 << 10,
+                    b -> (t, i) -> b.write(((i * th + t) % chunks128k) * (128 << 10), bufs[t])));
+            w.add(new Workload("128K seqread  T" + th, th, 128 << 10,
+                    b -> (t, i) -> b.read(((i * th + t) % chunks128k) * (128 << 10), bufs[t])));
             if (durable) {
-                rows.add(measure(label + " 128K write+flush T" + threads, threads, 128 << 10, (t, i) -> {
-                    b.write(((i * threads + t) % chunks128k) * (128 << 10), bufs[t]);
+                w.add(new Workload("128K write+flush T" + th, th, 128 << 10, b -> (t, i) -> {
+                    b.write(((i * th + t) % chunks128k) * (128 << 10), bufs[t]);
                     b.flush();
                 }));
             }
         }
-        return rows;
+        return w;
+    }
+
+    /** Runs every workload on the plain and then the encrypted backend, back to back (fair under drifting load). */
+    static void compare(String plainLabel, BlockBackend plain, String encLabel, BlockBackend enc, List<Workload> ws) throws Exception {
+        for (Workload w : ws) {
+            Row p = measure(plainLabel + " " + w.name(), w.threads(), w.bytes(), w.op().apply(plain));
+            Row e = measure(encLabel + " " + w.name(), w.threads(), w.bytes(), w.op().apply(enc));
+            print(p);
+            print(e);
+            System.out.printf("%-38s ratio encrypted/plain: mean %.2f, p50 %.2f%n", "", e.mbps / p.mbps, e.p50mbps / p.p50mbps);
+        }
     }
 
     public static void main(String[] args) throws Exception {
         Path dir = Files.createTempDirectory("qt-card-bench");
+ System.out.println("load average at start: " + java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
         System.out.println("card backend benchmark: " + SECONDS + " s per row, volume " + (VOLUME >> 20) + " MiB, "
                 + Runtime.getRuntime().availableProcessors() + " CPUs, " + System.getProperty("java.vm.version"));
         byte[] key = new byte[64];
@@ -148,19 +173,9 @@ public class BackendBench {
             byte[] buf = new byte[64 << 10];
             print(measure("aes-xts engine 64K encrypt            T1", 1, buf.length, (t, i) -> xts.encrypt(i, buf, 0, buf.length)));
 
-            List<Row> plain;
-            List<Row> secret;
-            try (BlockBackend b = vm.openBackend("plain", false)) {
-                plain = backendRows("plain ", b, arena, true);
-            }
-            try (BlockBackend b = vm.openBackend("secret", false)) {
-                secret = backendRows("aes-xts", b, arena, true);
-            }
             System.out.println("\n== backend (in-process, page cache) ==");
-            for (int i = 0; i < plain.size(); i++) {
-                print(plain.get(i));
-                print(secret.get(i));
-                System.out.printf("%-44s ratio encrypted/plain: %.2f%n", "", secret.get(i).mbps / plain.get(i).mbps);
+            try (BlockBackend p = vm.openBackend("plain", false); BlockBackend e = vm.openBackend("secret", false)) {
+                compare("plain  ", p, "aes-xts", e, workloads(arena, true));
             }
 
             System.out.println("\n== remote volumes on qemu-nbd (loopback TCP), plain vs aes-xts ==");
@@ -189,18 +204,8 @@ public class BackendBench {
                     vm.create(new VolumeManager.CreateSpec(v, VOLUME, v.endsWith("secret"), v.endsWith("secret") ? key : null,
                             io.qingtian.card.nbd.NbdTarget.parse("127.0.0.1:" + port + "/" + v), null));
                 }
-                List<Row> np;
-                List<Row> ns;
-                try (BlockBackend b = vm.openBackend("nbd-plain", false)) {
-                    np = backendRows("nbd plain  ", b, arena, false);
-                }
-                try (BlockBackend b = vm.openBackend("nbd-secret", false)) {
-                    ns = backendRows("nbd aes-xts", b, arena, false);
-                }
-                for (int i = 0; i < np.size(); i++) {
-                    print(np.get(i));
-                    print(ns.get(i));
-                    System.out.printf("%-44s ratio encrypted/plain: %.2f%n", "", ns.get(i).mbps / np.get(i).mbps);
+                try (BlockBackend p = vm.openBackend("nbd-plain", false); BlockBackend e = vm.openBackend("nbd-secret", false)) {
+                    compare("nbd plain  ", p, "nbd aes-xts", e, workloads(arena, false));
                 }
             } finally {
                 for (Process p : servers) {
@@ -214,13 +219,13 @@ public class BackendBench {
                 MemorySegment[] bufs = {arena.allocate(4096, 4096), arena.allocate(4096, 4096)};
                 Row r = measure("qos --iops 2000, 4K randread", 2, 4096, (t, i) -> b.read((i % 1000) * 4096, bufs[t]));
                 print(r);
-                System.out.printf("%-44s measured/limit: %.3f%n", "", r.iops / 2000);
+                System.out.printf("%-38s measured/limit: %.3f%n", "", r.iops / 2000);
             }
             try (BlockBackend b = vm.openBackend("qos-bw", false)) {
                 MemorySegment[] bufs = {arena.allocate(128 << 10, 4096), arena.allocate(128 << 10, 4096)};
                 Row r = measure("qos --bandwidth 20M, 128K seqread", 2, 128 << 10, (t, i) -> b.read((i % 100) * (128 << 10), bufs[t]));
                 print(r);
-                System.out.printf("%-44s measured/limit: %.3f%n", "", r.mbps * 1e6 / (20 << 20));
+                System.out.printf("%-38s measured/limit: %.3f%n", "", r.mbps * 1e6 / (20 << 20));
             }
 
             System.out.println("\n== through vhost-user-blk (card export + VirtioBlkDriver front-end, QD1, 1 queue) ==");

@@ -10,7 +10,9 @@ import java.util.SplittableRandom;
 /**
  * Drives a vhost-user-blk back-end as the guest would (our harness: shared memfd memory,
  * split rings, eventfds) and prints one line per workload:
- * {@code LABEL WORKLOAD IOPS MBPS P50_US P99_US}.
+ * {@code LABEL WORKLOAD IOPS MBPS P50_US P99_US SERVER_CPU_US_PER_IO}. The last column (CPU time
+ * the back-end process spent per request, from /proc/PID/stat, -1 when QT_BENCH_SERVER_PID is
+ * unset) is robust against a busy machine, unlike the throughput columns.
  *
  * <p>{@code java StorageBench.java SOCKET LABEL SECONDS}
  */
@@ -40,13 +42,27 @@ public class StorageBench {
                 }
                 run(d, w, sectors, 1.0, null);
                 long[] lat = new long[4_000_000];
+                long cpu0 = serverCpuTicks();
                 double[] res = run(d, w, sectors, seconds, lat);
-                System.out.printf("%s %s %.0f %.1f %.1f %.1f%n", label, w.name(), res[0], res[1], res[2], res[3]);
+                long cpu1 = serverCpuTicks();
+                double cpuPerIo = cpu0 < 0 ? -1 : (cpu1 - cpu0) * 1e6 / 100.0 / res[4];
+                System.out.printf("%s %s %.0f %.1f %.1f %.1f %.2f%n", label, w.name(), res[0], res[1], res[2], res[3], cpuPerIo);
             }
         }
     }
 
-    /** Runs one workload for {@code seconds}; returns IOPS, MB/s, p50 µs, p99 µs. */
+    /** utime+stime of the server process in clock ticks (USER_HZ = 100), or -1. */
+    static long serverCpuTicks() throws Exception {
+        String pid = System.getenv("QT_BENCH_SERVER_PID");
+        if (pid == null || pid.isEmpty()) {
+            return -1;
+        }
+        String stat = java.nio.file.Files.readString(Path.of("/proc", pid, "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    /** Runs one workload for {@code seconds}; returns IOPS, MB/s, p50 µs, p99 µs, requests. */
     static double[] run(VirtioBlkDriver d, Workload w, long sectors, double seconds, long[] lat) throws Exception {
         SplittableRandom rnd = new SplittableRandom(42);
         long blocks = sectors * 512 / w.bytes();
@@ -98,6 +114,6 @@ public class StorageBench {
             p50 = l[l.length / 2] / 1e3;
             p99 = l[(int) (l.length * 0.99)] / 1e3;
         }
-        return new double[] {iops, iops * w.bytes() / 1e6, p50, p99};
+        return new double[] {iops, iops * w.bytes() / 1e6, p50, p99, n};
     }
 }

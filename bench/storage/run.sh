@@ -20,7 +20,7 @@ trap cleanup EXIT
 DISK=$WORK/disk.img
 head -c $((DISK_MIB << 20)) /dev/urandom > "$DISK"
 wait_sock() { for _ in $(seq 400); do [ -S "$1" ] && return 0; sleep 0.05; done; echo "no socket $1" >&2; exit 1; }
-drive() { "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" bench/storage/StorageBench.java "$1" "$2" "$SECONDS_PER" ${ONLY:-} | tee -a "$WORK/$2.txt"; }
+drive() { QT_BENCH_SERVER_PID=$SERVER_PID "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$CP" bench/storage/StorageBench.java "$1" "$2" "$SECONDS_PER" ${ONLY:-} | tee -a "$WORK/$2.txt"; }
 
 for round in $(seq "$ROUNDS"); do
   # Our back-end, in its own JVM like the card.
@@ -44,15 +44,16 @@ done
 
 # Median of each column per workload.
 medians() {
-  awk '{ for (c = 3; c <= 6; c++) v[$2, c, ++n[$2, c]] = $c; w[$2] = 1 }
+  awk '{ for (c = 3; c <= 7; c++) v[$2, c, ++n[$2, c]] = $c; w[$2] = 1 }
        END { for (k in w) { printf "%s", k
-               for (c = 3; c <= 6; c++) { m = n[k, c]; for (i = 1; i <= m; i++) a[i] = v[k, c, i]
+               for (c = 3; c <= 7; c++) { m = n[k, c]; for (i = 1; i <= m; i++) a[i] = v[k, c, i]
                  for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
                  printf " %s", a[int((m + 1) / 2)] }
                print "" } }' "$1" | sort
 }
 echo
-echo "medians of $ROUNDS rounds, ${SECONDS_PER}s per workload, ${DISK_MIB} MiB file; ratio = qt IOPS / qsd IOPS"
-printf "%-20s %10s %10s %9s %9s %10s %10s %9s %9s %7s\n" workload qt-IOPS qt-MB/s qt-p50us qt-p99us qsd-IOPS qsd-MB/s qsd-p50us qsd-p99us ratio
+echo "medians of $ROUNDS rounds, ${SECONDS_PER}s per workload, ${DISK_MIB} MiB file; ratio = qt IOPS / qsd IOPS;"
+echo "cpuus = back-end CPU µs per request; cpu-r = qsd cpuus / qt cpuus (>1: ours is cheaper)"
+printf "%-18s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s | %6s %6s\n" workload qt-IOPS qt-MB/s p50us p99us cpuus qsd-IOPS qsd-MB/s p50us p99us cpuus ratio cpu-r
 join -j 1 <(medians "$WORK/qt.txt") <(medians "$WORK/qsd.txt") |
-  awk '{printf "%-20s %10s %10s %9s %9s %10s %10s %9s %9s %7.2f\n", $1,$2,$3,$4,$5,$6,$7,$8,$9, $2/$6}'
+  awk '{printf "%-18s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s | %6.2f %6.2f\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11, $2/$7, ($6 > 0 ? $11/$6 : 0)}'

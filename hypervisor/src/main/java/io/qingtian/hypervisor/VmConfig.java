@@ -1,5 +1,6 @@
 package io.qingtian.hypervisor;
 
+import io.qingtian.hypervisor.memory.GuestRam;
 import io.qingtian.hypervisor.vhostuser.PciDevicesConfig;
 import io.qingtian.sys.UserError;
 import java.nio.file.Files;
@@ -15,13 +16,9 @@ public record VmConfig(Machine machine, BootSource boot, PciDevicesConfig device
     public static final int MAX_VCPUS = 254;
     public static final long MIN_MEMORY = 16L << 20;
     public static final long MAX_MEMORY = 1L << 40;
-    /**
-     * Firecracker's defaults plus the console on COM1. panic=1 reboots 1 s after a panic (exit
-     * status REBOOT); pci=off until the PCI host bridge is wired in (no config-space mechanism
-     * answers yet, and the kernel would report "PCI: Fatal").
-     */
+    /** Firecracker's defaults, plus the console on COM1. panic=1 reboots 1 s after a panic (exit status REBOOT). */
     public static final String DEFAULT_CMDLINE =
-            "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+            "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
 
     public VmConfig {
         if (machine == null || boot == null) {
@@ -40,9 +37,18 @@ public record VmConfig(Machine machine, BootSource boot, PciDevicesConfig device
     /**
      * @param vcpus       number of vCPUs, 1..{@link #MAX_VCPUS}
      * @param memoryBytes guest RAM, a multiple of 1 MiB, {@link #MIN_MEMORY}..{@link #MAX_MEMORY}
+     * @param backing     how the host backs guest RAM (shareable memfd unless a caller opts out)
      */
-    public record Machine(int vcpus, long memoryBytes) {
+    public record Machine(int vcpus, long memoryBytes, GuestRam.Backing backing) {
+        /** A machine with shareable (memfd) RAM. */
+        public Machine(int vcpus, long memoryBytes) {
+            this(vcpus, memoryBytes, GuestRam.Backing.SHARED_MEMFD);
+        }
+
         public Machine {
+            if (backing == null) {
+                backing = GuestRam.Backing.SHARED_MEMFD;
+            }
             if (vcpus < 1 || vcpus > MAX_VCPUS) {
                 throw new UserError("too many vCPUs: " + vcpus + " (this hypervisor supports 1 to " + MAX_VCPUS + ")");
             }

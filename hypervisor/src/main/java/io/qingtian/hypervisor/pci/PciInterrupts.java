@@ -77,7 +77,7 @@ public final class PciInterrupts implements AutoCloseable {
     }
 
     /** The full routing table: KVM's default irqchip routes, then every routable MSI vector. */
-    synchronized List<IrqRoute> table() {
+    public synchronized List<IrqRoute> routingTable() {
         List<IrqRoute> t = new ArrayList<>();
         for (int gsi = 0; gsi < IOAPIC_PINS; gsi++) {
             t.add(new IrqRoute.Irqchip(gsi, IrqRoute.IOAPIC, gsi));
@@ -91,7 +91,7 @@ public final class PciInterrupts implements AutoCloseable {
 
     /** Installs the table if it changed (the guest writes table entries a dword at a time). */
     private synchronized void update() {
-        List<IrqRoute> t = table();
+        List<IrqRoute> t = routingTable();
         if (!t.equals(lastTable)) {
             vm.setGsiRouting(t);
             lastTable = t;

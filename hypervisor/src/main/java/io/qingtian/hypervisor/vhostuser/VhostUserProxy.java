@@ -23,6 +23,7 @@ import io.qingtian.vhostuser.protocol.MemoryRegion;
 import io.qingtian.vhostuser.protocol.VhostUserProtocolException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntUnaryOperator;
 import java.util.logging.Logger;
 
 /**
@@ -73,7 +74,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     private final int queueCount;
     private final long guestFeatures;
     private VirtioPciDevice transport;
-    private PciInterrupts.Vectors vectors;
+    private IntUnaryOperator vectorGsi;
 
     // Guarded by this.
     private VhostUserFrontend frontend;
@@ -119,10 +120,13 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** Wires the transport (after it was built around this device) and starts the disconnect watcher. */
-    public synchronized void attach(VirtioPciDevice transport, PciInterrupts.Vectors vectors) {
+    /**
+     * Wires the transport (after it was built around this device) and starts the disconnect
+     * watcher. {@code vectorGsi} maps an MSI-X vector to its GSI ({@link PciInterrupts.Vectors#gsi}).
+     */
+    public synchronized void attach(VirtioPciDevice transport, IntUnaryOperator vectorGsi) {
         this.transport = transport;
-        this.vectors = vectors;
+        this.vectorGsi = vectorGsi;
         transport.onBarChange(this::barChanged);
         startWatcher();
     }
@@ -222,8 +226,10 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
                 return 0;
             }
             try {
-                byte[] b = frontend.getConfig((int) offset, size);
-                return littleEndian(b, 0, Math.min(size, b.length));
+                // Always from offset 0: libvhost-user back-ends (qemu-storage-daemon) ignore the
+                // offset and copy their config from its start, as QEMU only ever asks for all of it.
+                byte[] b = frontend.getConfig(0, (int) offset + size);
+                return littleEndian(b, (int) offset, size);
             } catch (VhostUserProtocolException | RuntimeException e) {
                 LOG.warning(spec.describe() + ": GET_CONFIG failed: " + e.getMessage());
                 return 0;
@@ -300,8 +306,8 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
             }
             notify = transport.notifyAddress(i);
             dataPath.registerKick(kick, notify);
-            if (transport.msixEnabled() && q.msixVector() != QueueConfig.NO_VECTOR && q.msixVector() < vectors.count()) {
-                gsi = vectors.gsi(q.msixVector());
+            if (transport.msixEnabled() && q.msixVector() != QueueConfig.NO_VECTOR) {
+                gsi = vectorGsi.applyAsInt(q.msixVector());
                 dataPath.registerCall(call, gsi);
             } else {
                 relay = startRelay(i, call, irq);

@@ -72,7 +72,7 @@ public final class PciSegment implements AutoCloseable {
     private void addProxy(VhostUserProxy proxy, BarAllocator bars) {
         resources.add(proxy);
         VirtioPciDevice pci = add(proxy, proxy.spec().describe(), bars);
-        proxy.attach(pci, vectorsOf(pci));
+        proxy.attach(pci, vectorsOf(pci)::gsi);
     }
 
     private final List<PciInterrupts.Vectors> vectorList = new ArrayList<>();

@@ -72,7 +72,21 @@ final class TxWorker implements Runnable {
             int n = 0;
             while (!stopping && queue.pop(chain)) {
                 if (chain.error() == ChainError.NONE) {
-                    port.transmitChain(view);
+                    long wait;
+                    while (!stopping && (wait = port.shapingDelay(view)) > 0) {
+                        // Over the rate limit: hold the guest's ring (complete what is done first).
+                        if (n > 0) {
+                            complete(ev);
+                            n = 0;
+                        }
+                        ev.await(stopFd, -1, (int) Math.max(1, Math.min(1000, (wait + 999_999) / 1_000_000)));
+                    }
+                    if (stopping) {
+                        // Give the chain back untouched: it is resent after the ring restarts.
+                        queue.setNextAvail((queue.nextAvail() - 1) & 0xFFFF);
+                        break;
+                    }
+                    port.transmitChain(view, true);
                 } else {
                     port.badChain();
                 }

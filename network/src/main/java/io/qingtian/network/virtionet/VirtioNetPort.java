@@ -59,10 +59,14 @@ public final class VirtioNetPort implements FrameSink {
     /** Connects the receive queue (ring started) or disconnects it (null): the link follows. */
     public synchronized void setRxRing(RxRing ring) {
         rx = ring;
-        if (ring != null) {
-            sw.attach(port.name(), this);
-        } else {
-            sw.detach(port.name());
+        try {
+            if (ring != null) {
+                sw.attach(port.name(), this);
+            } else {
+                sw.detach(port.name());
+            }
+        } catch (io.qingtian.network.NetworkException deleted) {
+            // The NIC was deleted while its front-end was connected: nothing to attach to.
         }
     }
 
@@ -91,13 +95,34 @@ public final class VirtioNetPort implements FrameSink {
      * Returns the used length (0: the device writes nothing into a transmit chain).
      */
     public int transmitChain(NetChain chain) {
-        int hlen = headerLength();
+        return transmitChain(chain, false);
+    }
+
+    /**
+     * Rate limits of this port shape its transmit queue (the guest's ring fills up and its
+     * qdisc backs off, as with a real NIC) instead of dropping: how long the worker should
+     * wait before handing this chain over with {@code transmitChain(chain, true)}.
+     */
+    public long shapingDelay(NetChain chain) {
+        long total = readableBytes(chain);
+        int frameLen = (int) Math.max(0, Math.min(EtherType.MAX_FRAME, total - headerLength()));
+        return sw.shapingDelay(port, frameLen);
+    }
+
+    private static long readableBytes(NetChain chain) {
         long total = 0;
         for (int i = 0; i < chain.count(); i++) {
             if (!chain.isWritable(i)) {
                 total += chain.buffer(i).byteSize();
             }
         }
+        return total;
+    }
+
+    /** As {@link #transmitChain(NetChain)}; {@code shaped}: tokens already taken by {@link #shapingDelay}. */
+    public int transmitChain(NetChain chain, boolean shaped) {
+        int hlen = headerLength();
+        long total = readableBytes(chain);
         int frameLen = (int) Math.min(Integer.MAX_VALUE, total - hlen);
         if (total < hlen) {
             sw.dropFromPort(port, (int) total, DropReason.BAD_VIRTIO_HEADER);
@@ -132,7 +157,11 @@ public final class VirtioNetPort implements FrameSink {
             sw.dropFromPort(port, frameLen, DropReason.BAD_VIRTIO_HEADER);
             return 0;
         }
-        sw.fromPort(port, txFrame, frameLen);
+        if (shaped) {
+            sw.fromShapedPort(port, txFrame, frameLen);
+        } else {
+            sw.fromPort(port, txFrame, frameLen);
+        }
         return 0;
     }
 

@@ -36,7 +36,6 @@ final class BackendConnection {
     private final Vring[] vrings;
     private long ackedFeatures;
     private long ackedProtocolFeatures;
-    private boolean featuresSet;
     private MemoryTable memory;
 
     BackendConnection(String name, VhostUserDevice device, VhostUserSocket socket) {
@@ -89,9 +88,6 @@ final class BackendConnection {
                     LOG.warning(name + ": closing connection: " + e.getMessage());
                     return;
                 }
-                if (failure == CLOSE) {
-                    return;
-                }
                 if (!repliesItself(r.code()) && m.needsReply() && (ackedProtocolFeatures & bit(PROTOCOL_F_REPLY_ACK)) != 0) {
                     if (failure != null) {
                         LOG.warning(name + ": refused " + r.code() + ": " + failure);
@@ -109,8 +105,6 @@ final class BackendConnection {
             cleanup();
         }
     }
-
-    private static final String CLOSE = new String("close");
 
     private static boolean repliesItself(RequestCode c) {
         return switch (c) {
@@ -138,7 +132,7 @@ final class BackendConnection {
         return vrings[index];
     }
 
-    /** Handles one request; returns null on success, a reason on refusal, or CLOSE. */
+    /** Handles one request; returns null on success or the reason it was refused. */
     private String handle(Request r, boolean needReply) throws VhostUserProtocolException {
         switch (r) {
             case GetFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), offeredFeatures()));
@@ -154,7 +148,6 @@ final class BackendConnection {
                     vrings[i].stopWorker();
                 }
                 ackedFeatures = x.features();
-                featuresSet = true;
                 for (int i = 0; i < vrings.length; i++) {
                     if (wasRunning[i]) {
                         vrings[i].startIfReady(name, memory, device, eventIdx());
@@ -175,7 +168,6 @@ final class BackendConnection {
                     v.reset();
                 }
                 ackedFeatures = 0;
-                featuresSet = false;
             }
             case SetMemTable x -> {
                 return setMemTable(x);
@@ -278,8 +270,7 @@ final class BackendConnection {
                 for (int fd : x.otherFds()) {
                     Libc.closeQuietly(fd);
                 }
-                LOG.warning(name + ": closing connection: unsupported request " + x.code());
-                return CLOSE;
+                throw new VhostUserProtocolException("unsupported request " + x.code());
             }
         }
         return null;

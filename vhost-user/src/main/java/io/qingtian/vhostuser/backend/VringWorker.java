@@ -17,9 +17,11 @@ import java.util.logging.Logger;
  * when the driver wants it (EVENT_IDX aware). A platform thread, because it blocks in
  * poll(2) through a native call.
  *
- * <p>Large requests are handed to a few helper threads when more chains are waiting behind
- * them, so big sequential transfers use more than one core (as qemu-storage-daemon's thread
- * pool does); a lone or small request runs inline, with no hand-off latency. Used elements
+ * <p>Requests the device allows ({@link VhostUserDevice#runConcurrently}: large ones, or all
+ * for a blocking backend) are handed to a few helper threads when more chains are waiting
+ * behind them, so big transfers use more than one core and slow backends overlap requests (as
+ * qemu-storage-daemon's thread pool does); a lone request runs inline, with no hand-off
+ * latency. Used elements
  * are added under a lock, in completion order (virtio allows any order).
  *
  * <p>Stopping is cooperative: {@link #stop} wakes the thread through a private eventfd and
@@ -28,11 +30,11 @@ import java.util.logging.Logger;
  */
 final class VringWorker implements Runnable {
     private static final Logger LOG = Logger.getLogger(VringWorker.class.getName());
-    /** Requests at least this large may go to a helper. */
-    static final long HELPER_MIN_BYTES = 16 * 1024;
-    /** Helper threads per queue (0 = every request inline); {@code -Dqt.vhost.helpers=N} overrides. */
-    static final int HELPERS = Integer.getInteger("qt.vhost.helpers",
-            Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())));
+    /**
+     * Helper threads per queue (0 = every request inline); {@code -Dqt.vhost.helpers=N}
+     * overrides. Not tied to the core count: helpers mostly wait on storage (NBD, disks).
+     */
+    static final int HELPERS = Integer.getInteger("qt.vhost.helpers", 4);
     private static final int MAX_HANDED_OFF = 64;
 
     private final String name;
@@ -103,7 +105,7 @@ final class VringWorker implements Runnable {
         do {
             DescriptorChain chain = takeChain();
             while (queue.pop(chain)) {
-                if (chain.totalBytes() >= HELPER_MIN_BYTES && queue.pending() > 0 && handOff(chain)) {
+                if (queue.pending() > 0 && device.runConcurrently(chain) && handOff(chain)) {
                     chain = takeChain();
                     continue;
                 }

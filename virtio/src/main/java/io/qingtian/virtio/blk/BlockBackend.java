@@ -35,6 +35,15 @@ public interface BlockBackend extends AutoCloseable {
     /** Writes zeroes over the range; {@code unmap} allows deallocating it. */
     void writeZeroes(long offset, long length, boolean unmap) throws IOException;
 
+    /**
+     * True when requests wait on something slower than memory (a network server, a disk
+     * without a page cache): queue workers then run every pending request concurrently on
+     * helper threads instead of only large ones. A remote (NBD) volume should say true.
+     */
+    default boolean blocking() {
+        return false;
+    }
+
     /** A stable identifier (at most 20 bytes) returned by VIRTIO_BLK_T_GET_ID. */
     String serial();
 
