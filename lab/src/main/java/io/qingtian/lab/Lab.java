@@ -48,6 +48,7 @@ public final class Lab {
     /** Exit code when L1 stopped without reporting the command's status (e.g. a kernel panic). */
     public static final int LAB_FAILURE_EXIT = 125;
 
+    private static final long POWEROFF_GRACE_NANOS = 15_000_000_000L;
     private static final String READY = "qt-lab: ready";
     private static final String EXIT = "qt-lab: exit ";
     private static final String ERROR = "qt-lab: error ";
@@ -191,12 +192,20 @@ public final class Lab {
             List<Thread> pumps = List.of(
                     pump(servers.get(0), console), pump(servers.get(1), out), pump(servers.get(2), err),
                     pump(servers.get(3), control));
-            boolean finished;
+            boolean finished = false;
+            long deadline = start + timeoutMillis * 1_000_000L;
             try {
-                finished = p.waitFor(timeoutMillis, TimeUnit.MILLISECONDS);
+                while (!finished && System.nanoTime() < deadline) {
+                    finished = p.waitFor(Math.min(200, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)), TimeUnit.MILLISECONDS);
+                    if (!finished && control.exitAt != Control.NOT_YET && System.nanoTime() - control.exitAt > POWEROFF_GRACE_NANOS) {
+                        // The command's status is in; an L1 that does not power off must not turn it into a timeout.
+                        p.destroyForcibly();
+                        p.onExit().join();
+                        finished = true;
+                    }
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                finished = false;
             }
             if (!finished) {
                 p.destroyForcibly();
@@ -212,8 +221,9 @@ public final class Lab {
                     Thread.currentThread().interrupt();
                 }
             }
-            long boot = control.readyAt < 0 ? -1 : (control.readyAt - start) / 1_000_000;
-            long command = control.exitAt < 0 || control.readyAt < 0 ? -1 : (control.exitAt - control.readyAt) / 1_000_000;
+            boolean ready = control.readyAt != Control.NOT_YET;
+            long boot = ready ? (control.readyAt - start) / 1_000_000 : -1;
+            long command = ready && control.exitAt != Control.NOT_YET ? (control.exitAt - control.readyAt) / 1_000_000 : -1;
             LabResult.Timings timings = new LabResult.Timings(boot, command);
             if (!finished) {
                 return new LabResult(TIMEOUT_EXIT, out.text(), err.text(), true, timings, console.text());
@@ -226,12 +236,12 @@ public final class Lab {
                         .filter(l -> !l.contains("TCG doesn't support requested feature")).toList()).strip();
                 String consoleText = console.text().strip();
                 String panic = consoleText.lines().filter(l -> l.contains("Kernel panic")).findFirst().orElse("");
-                String message = "lab: L1 stopped " + (control.readyAt < 0 ? "before its init was ready" : "without reporting the command's exit status")
+                String message = "lab: L1 stopped " + (!ready ? "before its init was ready" : "without reporting the command's exit status")
                         + (control.errors.isEmpty() ? "" : "; " + String.join("; ", control.errors))
                         + (qemuOut.isEmpty() ? "" : "; QEMU said: " + HostTools.lastLines(qemuOut, 3))
                         + (panic.isEmpty() ? "" : "; " + panic.strip())
                         + "; console ends: " + HostTools.lastLines(consoleText, 8);
-                throw control.readyAt < 0 ? new NotBooted(message) : new UserError(message, LAB_FAILURE_EXIT);
+                throw !ready ? new NotBooted(message) : new UserError(message, LAB_FAILURE_EXIT);
             }
             if (!control.errors.isEmpty()) {
                 err.append(("lab: " + String.join("; ", control.errors) + "\n").getBytes(StandardCharsets.UTF_8));
@@ -365,8 +375,9 @@ public final class Lab {
     /** Parses the control port's lines. */
     private static final class Control implements Sink {
         private final StringBuilder line = new StringBuilder();
-        volatile long readyAt = -1;
-        volatile long exitAt = -1;
+        static final long NOT_YET = Long.MIN_VALUE; // System.nanoTime() may be negative
+        volatile long readyAt = NOT_YET;
+        volatile long exitAt = NOT_YET;
         volatile Integer exitCode;
         final List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
 
