@@ -25,6 +25,7 @@ public final class Qt implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
+        cl.addSubcommand("card", new io.qingtian.card.cli.CardCommand());
         cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
         cl.addSubcommand("demo", new io.qingtian.hypervisor.demo.DemoCommand());
         cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());

@@ -128,6 +128,17 @@ public final class HypervisorCommand implements Runnable {
         @Option(names = "--timeout", paramLabel = "SECONDS", description = "stop the VM after this long (exit status 6)")
         Long timeoutSeconds;
 
+        @Option(names = "--disk", paramLabel = "socket=PATH[,readonly][,queues=N]",
+                description = "a virtio-blk disk served over vhost-user (e.g. by the card); repeatable")
+        java.util.List<String> disks = new java.util.ArrayList<>();
+
+        @Option(names = "--net", paramLabel = "socket=PATH[,mac=XX:XX:XX:XX:XX:XX]",
+                description = "a virtio-net NIC served over vhost-user; repeatable")
+        java.util.List<String> nets = new java.util.ArrayList<>();
+
+        @Option(names = "--no-rng", description = "no virtio-rng entropy device (it is on by default)")
+        boolean noRng;
+
         @Option(names = {"-v", "--verbose"}, description = "print how the VM ended even when it powered off")
         boolean verbose;
 
@@ -142,7 +153,11 @@ public final class HypervisorCommand implements Runnable {
                 default -> throw new UserError("--memory-backing must be memfd or anonymous, not '" + backing + "'");
             };
             VmConfig config = new VmConfig(new VmConfig.Machine(cpus, VmConfig.parseSize(memory), kind),
-                    new VmConfig.BootSource(kernel, initramfs, cmdline));
+                    new VmConfig.BootSource(kernel, initramfs, cmdline),
+                    new io.qingtian.hypervisor.vhostuser.PciDevicesConfig(
+                            disks.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseDisk).toList(),
+                            nets.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseNet).toList(),
+                            !noRng));
             // All input checks before anything else is said or done: bad input is one line.
             KernelLoader.check(kernel, initramfs, config.boot().cmdline(),
                     GuestRam.lowBytes(config.machine().memoryBytes()));

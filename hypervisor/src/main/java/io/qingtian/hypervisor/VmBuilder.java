@@ -13,6 +13,7 @@ import io.qingtian.hypervisor.devices.CmosRtc;
 import io.qingtian.hypervisor.devices.I8042;
 import io.qingtian.hypervisor.devices.Serial16550;
 import io.qingtian.hypervisor.memory.GuestRam;
+import io.qingtian.hypervisor.virtio.PciSegment;
 import io.qingtian.hypervisor.x86.BootCpu;
 import io.qingtian.hypervisor.x86.BootMsrs;
 import io.qingtian.hypervisor.x86.CpuidTopology;
@@ -84,13 +85,20 @@ public final class VmBuilder {
             CmosRtc rtc = new CmosRtc(ram.lowBytes(), ram.highBytes(), new KvmIrqLine(vm, RTC_GSI), InstantSource.system());
             cleanup.add(rtc);
             AcpiPm pm = new AcpiPm(powerOff, acpiReset, new KvmIrqLine(vm, SCI_GSI), System::nanoTime);
-            Bus pio = Bus.builder()
+            Bus.Builder pioBuilder = Bus.builder()
                     .add(Serial16550.COM1_PORT, Serial16550.PORT_LENGTH, serial, "COM1")
                     .add(I8042.PORT_BASE, I8042.PORT_LENGTH, i8042, "i8042")
                     .add(CmosRtc.PORT_BASE, CmosRtc.PORT_LENGTH, rtc, "CMOS RTC")
-                    .add(AcpiPm.PORT_BASE, AcpiPm.PORT_LENGTH, pm, "ACPI PM")
-                    .build();
-            Bus mmio = Bus.builder().build();
+                    .add(AcpiPm.PORT_BASE, AcpiPm.PORT_LENGTH, pm, "ACPI PM");
+            Bus.Builder mmioBuilder = Bus.builder();
+
+            // 3b. PCI segment 0: virtio-pci devices (card-served over vhost-user, and virtio-rng).
+            PciSegment pci = PciSegment.build(vm, ram.memory(), X86Layout.MMIO_HOLE_END + ram.highBytes(), config.devices());
+            cleanup.add(pci);
+            pci.addPorts(pioBuilder);
+            pci.addMmio(mmioBuilder);
+            Bus pio = pioBuilder.build();
+            Bus mmio = mmioBuilder.build();
 
             // 4. ACPI tables (the only way this kernel finds the other CPUs: no MP table support).
             List<Integer> apicIds = new ArrayList<>();
@@ -98,7 +106,7 @@ public final class VmBuilder {
                 apicIds.add(CpuidTopology.apicId(i));
             }
             AcpiBlob acpi = AcpiTables.build(AcpiConfig.defaults(n).withCpuApicIds(apicIds)
-                    .withTableBase(X86Layout.ACPI_START).withDsdtSources(List.of(pm)));
+                    .withTableBase(X86Layout.ACPI_START).withDsdtSources(List.of(pm, pci.aml())), pci.acpiTables());
             if (acpi.endAddress() > X86Layout.ACPI_END) {
                 throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.endAddress()));
             }
@@ -137,6 +145,7 @@ public final class VmBuilder {
 
             Vm result = new Vm(kvm, vm, ram, pio, mmio, vcpus);
             self.set(result);
+            result.addResource(pci);
             result.addResource(rtc);
             result.addResource(serial);
             if (console.in() != null) {

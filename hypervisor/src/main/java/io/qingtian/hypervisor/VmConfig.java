@@ -1,6 +1,7 @@
 package io.qingtian.hypervisor;
 
 import io.qingtian.hypervisor.memory.GuestRam;
+import io.qingtian.hypervisor.vhostuser.PciDevicesConfig;
 import io.qingtian.sys.UserError;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,23 +11,27 @@ import java.nio.file.Path;
  * VmResources: machine-config + boot-source). The CLI and any API produce one of these;
  * only {@link VmBuilder} turns it into a VM. Invalid values are {@link UserError}s.
  */
-public record VmConfig(Machine machine, BootSource boot) {
+public record VmConfig(Machine machine, BootSource boot, PciDevicesConfig devices) {
     /** xAPIC IDs are 8 bits and 0xFF is the broadcast ID, and the MADT uses 8-bit IDs. */
     public static final int MAX_VCPUS = 254;
     public static final long MIN_MEMORY = 16L << 20;
     public static final long MAX_MEMORY = 1L << 40;
-    /**
-     * Firecracker's defaults plus the console on COM1. panic=1 reboots 1 s after a panic (exit
-     * status REBOOT); pci=off until the PCI host bridge is wired in (no config-space mechanism
-     * answers yet, and the kernel would report "PCI: Fatal").
-     */
+    /** Firecracker's defaults, plus the console on COM1. panic=1 reboots 1 s after a panic (exit status REBOOT). */
     public static final String DEFAULT_CMDLINE =
-            "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+            "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
 
     public VmConfig {
         if (machine == null || boot == null) {
             throw new UserError("VM configuration needs a machine and a boot source");
         }
+        if (devices == null) {
+            devices = PciDevicesConfig.defaults();
+        }
+    }
+
+    /** A VM with the default PCI devices (virtio-rng only). */
+    public VmConfig(Machine machine, BootSource boot) {
+        this(machine, boot, PciDevicesConfig.defaults());
     }
 
     /**

@@ -40,10 +40,12 @@ class VmBuilderTest {
     Path dir;
 
     /**
-     * Echo one byte, plus one: mov dx,0x3fd; l: in al,dx; test al,1; jz l (wait for LSR.DR);
+     * Echo one byte, plus one: mov dx,0x3fc; mov al,0x0b; out dx,al (MCR: DTR, RTS, OUT2 — the UART
+     * holds host input until the guest raises RTS, as a terminal with flow control would);
+     * mov dx,0x3fd; l: in al,dx; test al,1; jz l (wait for LSR.DR);
      * mov dx,0x3f8; in al,dx; inc al; out dx,al; mov al,10; out dx,al.
      */
-    static final byte[] ECHO_NEXT = {0x66, (byte) 0xba, (byte) 0xfd, 0x03, (byte) 0xec, (byte) 0xa8, 0x01, 0x74,
+    static final byte[] ECHO_NEXT = {0x66, (byte) 0xba, (byte) 0xfc, 0x03, (byte) 0xb0, 0x0b, (byte) 0xee, 0x66, (byte) 0xba, (byte) 0xfd, 0x03, (byte) 0xec, (byte) 0xa8, 0x01, 0x74,
             (byte) 0xfb, 0x66, (byte) 0xba, (byte) 0xf8, 0x03, (byte) 0xec, (byte) 0xfe, (byte) 0xc0, (byte) 0xee,
             (byte) 0xb0, 0x0a, (byte) 0xee};
 

@@ -28,19 +28,32 @@ public final class AcpiTables {
     private AcpiTables() {}
 
     public static AcpiBlob build(AcpiConfig config) {
+        return build(config, List.of());
+    }
+
+    /**
+     * As {@link #build(AcpiConfig)}, plus {@code extraTables} (complete tables with their own
+     * header and checksum, e.g. {@link Mcfg}) placed after the DSDT and listed in RSDT/XSDT.
+     */
+    public static AcpiBlob build(AcpiConfig config, List<byte[]> extraTables) {
         byte[] dsdt = dsdt(config);
         byte[] madt = Madt.build(config);
 
         long base = config.tableBase();
         long rsdtAddr = align(base + RSDP_SIZE, 16);
-        int rsdtSize = Sdt.HEADER_SIZE + 4 * 2;
+        int rsdtSize = Sdt.HEADER_SIZE + 4 * (2 + extraTables.size());
         long xsdtAddr = align(rsdtAddr + rsdtSize, 16);
-        int xsdtSize = Sdt.HEADER_SIZE + 8 * 2;
+        int xsdtSize = Sdt.HEADER_SIZE + 8 * (2 + extraTables.size());
         long fadtAddr = align(xsdtAddr + xsdtSize, 16);
         long facsAddr = align(fadtAddr + Fadt.LENGTH, 64);
         long madtAddr = align(facsAddr + FACS_SIZE, 16);
         long dsdtAddr = align(madtAddr + madt.length, 16);
         long end = dsdtAddr + dsdt.length;
+        long[] extraAddrs = new long[extraTables.size()];
+        for (int i = 0; i < extraAddrs.length; i++) {
+            extraAddrs[i] = align(end, 16);
+            end = extraAddrs[i] + extraTables.get(i).length;
+        }
         if (base < BIOS_AREA_END && end > BIOS_AREA_END) {
             throw new IllegalArgumentException("ACPI tables (" + (end - base) + " bytes) do not fit between 0x"
                     + Long.toHexString(base) + " and 1 MiB; use a different table base");
@@ -50,8 +63,12 @@ public final class AcpiTables {
         }
 
         byte[] fadt = Fadt.build(config, facsAddr, dsdtAddr);
-        byte[] rsdt = rootTable("RSDT", 4, fadtAddr, madtAddr);
-        byte[] xsdt = rootTable("XSDT", 8, fadtAddr, madtAddr);
+        long[] entries = new long[2 + extraAddrs.length];
+        entries[0] = fadtAddr;
+        entries[1] = madtAddr;
+        System.arraycopy(extraAddrs, 0, entries, 2, extraAddrs.length);
+        byte[] rsdt = rootTable("RSDT", 4, entries);
+        byte[] xsdt = rootTable("XSDT", 8, entries);
         byte[] rsdp = rsdp(rsdtAddr, xsdtAddr);
 
         List<AcpiBlob.Chunk> chunks = new ArrayList<>();
@@ -62,6 +79,9 @@ public final class AcpiTables {
         chunks.add(new AcpiBlob.Chunk(facsAddr, facs()));
         chunks.add(new AcpiBlob.Chunk(madtAddr, madt));
         chunks.add(new AcpiBlob.Chunk(dsdtAddr, dsdt));
+        for (int i = 0; i < extraAddrs.length; i++) {
+            chunks.add(new AcpiBlob.Chunk(extraAddrs[i], extraTables.get(i)));
+        }
         return new AcpiBlob(base, chunks);
     }
 

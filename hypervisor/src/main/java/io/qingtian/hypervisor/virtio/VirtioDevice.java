@@ -48,5 +48,12 @@ public interface VirtioDevice {
         void queue(int index);
 
         void configChanged();
+
+        /**
+         * The device can no longer run (its backend went away, or a ring broke): the
+         * transport sets DEVICE_NEEDS_RESET and raises a configuration interrupt
+         * (virtio 1.2 §2.1.2); the driver's reset then starts over.
+         */
+        void needsReset();
     }
 }

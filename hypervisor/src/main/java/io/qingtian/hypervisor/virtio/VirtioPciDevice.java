@@ -93,6 +93,8 @@ public final class VirtioPciDevice extends PciFunction {
     private final Queue[] queues;
     private int isr;
     private boolean activated;
+    private volatile boolean warnedNotify;
+    private volatile Runnable barListener = () -> { };
 
     private static final class Queue {
         final int max;
@@ -190,8 +192,25 @@ public final class VirtioPciDevice extends PciFunction {
         return status;
     }
 
+    /** Called after the guest rewrote BAR 0 or the command register (ioeventfds follow the BAR). */
+    public void onBarChange(Runnable listener) {
+        this.barListener = listener;
+    }
+
+    public boolean msixEnabled() {
+        return msix.enabled();
+    }
+
+    /** Whether the driver has set DRIVER_OK and the device is running. */
+    public synchronized boolean activated() {
+        return activated;
+    }
+
     @Override
     protected void configWritten(int offset, int size) {
+        if (overlaps(offset, size, PciConfigSpace.BAR0, 8) || overlaps(offset, size, PciConfigSpace.COMMAND, 2)) {
+            barListener.run();
+        }
         if (overlaps(offset, size, msixCapOffset + 2, 2)) {
             msix.controlWritten(config.get16(msixCapOffset + 2));
             updateIntx();
@@ -251,6 +270,11 @@ public final class VirtioPciDevice extends PciFunction {
             }
             if (live) {
                 device.queueNotify(q);
+            } else if (!warnedNotify) {
+                // §4.1.4.4: drivers notify only enabled queues of a live device; drop it.
+                warnedNotify = true;
+                LOG.warning("virtio device type " + device.deviceType() + ": notify of queue " + q
+                        + " which is not enabled/live; ignored (logged once)");
             }
         } else if (offset >= MSIX_TABLE && offset < MSIX_TABLE + msix.tableBytes()) {
             msix.writeTable(offset - MSIX_TABLE, size, value);
@@ -463,6 +487,18 @@ public final class VirtioPciDevice extends PciFunction {
         @Override
         public void configChanged() {
             synchronized (VirtioPciDevice.this) {
+                configGeneration++;
+            }
+            signalConfigChange();
+        }
+
+        @Override
+        public void needsReset() {
+            synchronized (VirtioPciDevice.this) {
+                if ((status & STATUS_NEEDS_RESET) != 0) {
+                    return;
+                }
+                status |= STATUS_NEEDS_RESET;
                 configGeneration++;
             }
             signalConfigChange();

@@ -218,4 +218,50 @@ class VirtioPciDeviceTest {
         }
         throw new AssertionError("no capability " + id);
     }
+
+    @Test
+    void needsResetSetsTheStatusBitOnceAndRaisesAConfigInterrupt() {
+        common(0x14, 1, 0x3);
+        common(0x08, 4, 1);
+        common(0x0c, 4, 1);
+        common(0x14, 1, 0xb);
+        common(0x1c, 2, 1);
+        common(0x14, 1, 0xf);
+        int generation = (int) common(0x15, 1);
+        dev.interrupt.needsReset();
+        dev.interrupt.needsReset();
+        assertThat(common(0x14, 1) & VirtioPciDevice.STATUS_NEEDS_RESET).isNotZero();
+        assertThat(common(0x15, 1)).isEqualTo(generation + 1);
+        assertThat(common((int) VirtioPciDevice.ISR, 1) & 2).as("ISR config bit (INTx mode)").isEqualTo(2);
+        common(0x14, 1, 0);
+        assertThat(common(0x14, 1)).isZero();
+    }
+
+    @Test
+    void barRewritesAndCommandChangesAreReportedForTheIoeventfds() {
+        List<String> seen = new ArrayList<>();
+        pci.onBarChange(() -> seen.add("bar"));
+        pci.configWrite(PciConfigSpace.BAR0, 4, 0xd000_0000);
+        pci.configWrite(PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY);
+        pci.configWrite(PciConfigSpace.INTERRUPT_LINE, 1, 5);
+        assertThat(seen).hasSize(2);
+        assertThat(pci.notifyAddress(0)).isEqualTo(0xd000_0000L + VirtioPciDevice.NOTIFY);
+    }
+
+    @net.jqwik.api.Property(tries = 2000)
+    void hostileBarAndConfigAccessesNeverThrow(@net.jqwik.api.ForAll @net.jqwik.api.constraints.LongRange(min = -8, max = 0x10008) long offset,
+                                              @net.jqwik.api.ForAll("sizes") int size, @net.jqwik.api.ForAll long value) {
+        RecordingDevice d = new RecordingDevice();
+        VirtioPciDevice p = new VirtioPciDevice(d, (v, m) -> { }, l -> { });
+        p.assignBar(0, 0xc000_0000L);
+        p.barWrite(p.bar0(), offset, size, value);
+        p.barRead(p.bar0(), offset, size);
+        p.configWrite((int) (offset & 0xfff), Math.min(size, 4), (int) value);
+        p.configRead((int) (offset & 0xfff), Math.min(size, 4));
+    }
+
+    @net.jqwik.api.Provide
+    net.jqwik.api.Arbitrary<Integer> sizes() {
+        return net.jqwik.api.Arbitraries.of(1, 2, 3, 4, 8);
+    }
 }

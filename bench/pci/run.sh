@@ -1,0 +1,72 @@
+#!/bin/bash
+# bench/pci: in-guest disk throughput, our hypervisor vs QEMU (q35, vhost-user-blk-pci), inside
+# the nested lab (L1 = real KVM under QEMU TCG), both against the same back-end: the card's
+# vhost-user-blk server (VhostUserBlkServer, via e2e's DiskServer) on a 256 MiB file in L1 RAM.
+# One L1 boot; each VMM boots the stock kernel once and runs blkbench (O_DIRECT, QD1):
+# sequential 1 MiB read/write and random 4 KiB read/write, SECS seconds each.
+# Usage: bench/pci/run.sh [SECS]      (from the repo root; needs a built tree: ./qt --help)
+set -euo pipefail
+SECS=${1:-5}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+W=$(mktemp -d /tmp/bench-pci.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+cd "$ROOT"
+
+# 1. blkbench, static
+gcc -O2 -static -o "$W/blkbench" bench/pci/blkbench.c
+
+# 2. L2 initramfs: busybox + virtio modules + blkbench
+MODDIR=$(dirname "$(find "${QT_CACHE:-$HOME/.cache/qingtian}/debs" -name modules.dep | head -1)")
+[ -d "$MODDIR" ] || { echo "run ./qt lab run -- true once first (it fetches the stock kernel)"; exit 2; }
+R="$W/l2"; mkdir -p "$R"/{bin,proc,sys,dev,lib/modules}
+cp /bin/busybox "$R/bin/"; for a in sh mount insmod poweroff cat echo; do ln -s busybox "$R/bin/$a"; done
+cp "$W/blkbench" "$R/bin/"
+for m in virtio/virtio_ring virtio/virtio virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev virtio/virtio_pci block/virtio_blk; do
+    cp "$MODDIR/kernel/drivers/$m.ko" "$R/lib/modules/"
+done
+cat > "$R/init" <<INIT
+#!/bin/sh
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do insmod /lib/modules/\$m.ko; done
+for t in "seqread 1048576" "seqwrite 1048576" "randread 4096" "randwrite 4096"; do blkbench /dev/vda \$t $SECS; done
+poweroff -f
+INIT
+chmod +x "$R/init"
+(cd "$R" && find . | cpio -o -H newc 2>/dev/null) > "$W/l2.cpio"
+
+# 3. QEMU for L1: binary, the libraries it links, the firmware q35 needs
+mkdir -p "$W/qemu/lib" "$W/qemu/fw"
+cp /usr/bin/qemu-system-x86_64 "$W/qemu/"
+for l in $(ldd /usr/bin/qemu-system-x86_64 | grep -o '/[^ ]*'); do cp -L "$l" "$W/qemu/lib/"; done
+cp -L /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot_dma.bin "$W/qemu/fw/"
+
+# 4. the card's vhost-user-blk server as a class (e2e test classes)
+[ -f e2e/target/test-classes/io/qingtian/e2e/pci/DiskServer.class ] || \
+    ./mvnw -q -B -o -pl e2e -am test-compile -Dsurefire.failIfNoSpecifiedTests=false
+mkdir -p "$W/tc/io/qingtian/e2e/pci"; cp e2e/target/test-classes/io/qingtian/e2e/pci/DiskServer*.class "$W/tc/io/qingtian/e2e/pci/"
+
+cat > "$W/l1.sh" <<'L1'
+J="java -cp /tmp/tc:/opt/qt/qingtian-cli.jar:/opt/qt/lib/*"
+CMD="console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
+waitsock() { for i in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
+serve() { rm -f /tmp/d.sock; dd if=/dev/zero of=/tmp/d.img bs=1M count=256 2>/dev/null
+          $J io.qingtian.e2e.pci.DiskServer /tmp/d.img /tmp/d.sock 1 >/dev/null 2>&1 & S=$!; waitsock /tmp/d.sock; }
+serve
+qt hypervisor run --kernel "$QT_GUEST_KERNEL" --initramfs /tmp/l2.cpio --memory 256M --timeout 300 --no-rng \
+    --disk socket=/tmp/d.sock --cmdline "$CMD" 2>&1 | grep '^blkbench' | sed 's/^/qingtian /'
+kill $S; wait $S 2>/dev/null
+serve
+/tmp/qemu/lib/ld-linux-x86-64.so.2 --library-path /tmp/qemu/lib /tmp/qemu/qemu-system-x86_64 -L /tmp/qemu/fw \
+    -M q35,accel=kvm,memory-backend=mem -object memory-backend-memfd,id=mem,size=256M,share=on -m 256M -smp 1 -cpu host \
+    -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel "$QT_GUEST_KERNEL" -initrd /tmp/l2.cpio \
+    -append "$CMD" -chardev socket,id=c0,path=/tmp/d.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1 2>&1 \
+    | grep '^blkbench' | sed 's/^/qemu /'
+kill $S; wait $S 2>/dev/null
+true
+L1
+./qt lab run --timeout 900 --file "$W/l2.cpio:/tmp/l2.cpio" --file "$W/qemu:/tmp/qemu" --file "$W/tc:/tmp/tc" \
+    --file "$W/l1.sh:/tmp/l1.sh" -- sh /tmp/l1.sh | tee "$W/out.txt"
+echo "--- ratio ours/QEMU (MB/s; >1 means we are faster)"
+awk '$2=="blkbench" { v[$1" "$3]=$7 } END { n=split("seqread seqwrite randread randwrite", m, " ");
+     for (i=1;i<=n;i++) { q=v["qingtian "m[i]]; e=v["qemu "m[i]];
+       printf "%-9s ours %8s MB/s  qemu %8s MB/s  ratio %s\n", m[i], q, e, (e>0 ? sprintf("%.2f", q/e) : "n/a") } }' "$W/out.txt"

@@ -1,0 +1,550 @@
+package io.qingtian.hypervisor.vhostuser;
+
+import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_CONFIG;
+import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_MQ;
+import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_REPLY_ACK;
+import static io.qingtian.vhostuser.protocol.VhostUser.VHOST_USER_F_PROTOCOL_FEATURES;
+import static io.qingtian.vhostuser.protocol.VhostUser.bit;
+
+import io.qingtian.hypervisor.pci.PciInterrupts;
+import io.qingtian.hypervisor.virtio.QueueConfig;
+import io.qingtian.hypervisor.virtio.VirtioDevice;
+import io.qingtian.hypervisor.virtio.VirtioPciDevice;
+import io.qingtian.sys.EventFd;
+import io.qingtian.sys.Libc;
+import io.qingtian.sys.LinuxException;
+import io.qingtian.sys.Poll;
+import io.qingtian.sys.UserError;
+import io.qingtian.virtio.memory.GuestMemory;
+import io.qingtian.virtio.memory.GuestMemoryException;
+import io.qingtian.virtio.memory.GuestRegion;
+import io.qingtian.vhostuser.frontend.VhostUserFrontend;
+import io.qingtian.vhostuser.protocol.MemoryRegion;
+import io.qingtian.vhostuser.protocol.VhostUserProtocolException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntUnaryOperator;
+import java.util.logging.Logger;
+
+/**
+ * A virtio device whose back-end lives in the card: this process is only the vhost-user
+ * front-end that sets up the data path (vhost-user.rst, "Front-end" side), then steps aside.
+ *
+ * <p>Connect: SET_OWNER, GET_FEATURES, GET/SET_PROTOCOL_FEATURES (MQ, REPLY_ACK, CONFIG of
+ * what the back-end offers), GET_QUEUE_NUM. Activate (the driver set DRIVER_OK): SET_FEATURES,
+ * SET_MEM_TABLE with the guest RAM memfd (SCM_RIGHTS), then per enabled queue
+ * SET_VRING_NUM/ADDR/BASE/CALL/KICK (+ENABLE): the kick eventfd becomes a KVM ioeventfd on
+ * the queue's notify address, the call eventfd a KVM irqfd on the queue's MSI-X vector GSI.
+ * When the driver did not enable MSI-X (INTx) or gave the queue no vector, a virtual thread
+ * relays the call eventfd to the transport, which raises INTx. Reset: GET_VRING_BASE on each
+ * ring (stops it), then the eventfds are unregistered and closed.
+ *
+ * <p>Back-end disconnect: a watcher notices the socket hang up, tears the data path down,
+ * sets DEVICE_NEEDS_RESET (with a config interrupt) and retries the socket until the
+ * back-end is back; the driver's next reset and DRIVER_OK then run on the new connection.
+ * The VM never stops for it.
+ */
+public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(VhostUserProxy.class.getName());
+
+    static final long VIRTIO_F_INDIRECT_DESC = 1L << 28;
+    static final long VIRTIO_F_EVENT_IDX = 1L << 29;
+    static final int VIRTIO_BLK_F_RO = 5;
+    static final int VIRTIO_BLK_F_MQ = 12;
+    static final int VIRTIO_NET_F_MAC = 5;
+    static final int VIRTIO_NET_F_STATUS = 16;
+    static final int VIRTIO_NET_F_CTRL_VQ = 17;
+    static final int VIRTIO_NET_F_GUEST_ANNOUNCE = 21;
+    static final int VIRTIO_NET_F_MQ = 22;
+    static final int VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
+    static final int VHOST_F_LOG_ALL = 26;
+    /** Device-specific bits 0-23 pass through, minus the ones that need a control queue or logging. */
+    static final long NET_UNSUPPORTED = bit(VIRTIO_NET_F_CTRL_VQ) | bit(VIRTIO_NET_F_GUEST_ANNOUNCE)
+            | bit(VIRTIO_NET_F_MQ) | bit(VIRTIO_NET_F_CTRL_MAC_ADDR) | 0x3c0000L /* 18-21: ctrl rx/vlan/announce */;
+    /** Transport bits we support: indirect descriptors, event index, version 1 (split rings only). */
+    static final long TRANSPORT_SUPPORTED = VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VirtioPciDevice.VIRTIO_F_VERSION_1;
+    static final long WANTED_PROTOCOL = bit(PROTOCOL_F_MQ) | bit(PROTOCOL_F_REPLY_ACK) | bit(PROTOCOL_F_CONFIG);
+    static final int RECONNECT_MILLIS = 200;
+    static final int WATCH_MILLIS = 500;
+    public static final int QUEUE_MAX_SIZE = 256;
+
+    private final VhostUserDeviceSpec spec;
+    private final GuestMemory memory;
+    private final DataPath dataPath;
+    private final int queueCount;
+    private final long guestFeatures;
+    private VirtioPciDevice transport;
+    private IntUnaryOperator vectorGsi;
+
+    // Guarded by this.
+    private VhostUserFrontend frontend;
+    private long backendFeatures;
+    private long protocolFeatures;
+    private List<ActiveQueue> active = List.of();
+    private VirtioInterrupt interrupt;
+    private boolean closed;
+    private long generation;
+    private Thread watcher;
+
+    private record ActiveQueue(int index, int kickFd, int callFd, long notifyAddress, int gsi, Thread relay) {}
+
+    private VhostUserProxy(VhostUserDeviceSpec spec, GuestMemory memory, DataPath dataPath) throws VhostUserProtocolException {
+        this.spec = spec;
+        this.memory = memory;
+        this.dataPath = dataPath;
+        handshake(VhostUserFrontend.connect(spec.socket()));
+        int backendQueues = spec.kind() == VhostUserDeviceSpec.Kind.NET ? 2 : queueNumOrOne();
+        int n = spec.kind() == VhostUserDeviceSpec.Kind.BLOCK && spec.queues() > 0 ? Math.min(spec.queues(), backendQueues) : backendQueues;
+        if (spec.kind() == VhostUserDeviceSpec.Kind.BLOCK && (backendFeatures & bit(VIRTIO_BLK_F_MQ)) == 0) {
+            n = 1;
+        }
+        this.queueCount = Math.max(1, n);
+        this.guestFeatures = computeGuestFeatures();
+        if ((guestFeatures & VirtioPciDevice.VIRTIO_F_VERSION_1) == 0) {
+            frontend.close();
+            throw new UserError(spec.describe() + ": the back-end does not offer VIRTIO_F_VERSION_1 (legacy-only back-ends are not supported)");
+        }
+    }
+
+    /**
+     * Connects to the back-end now (the guest's device shows its real features and size from
+     * the start). A socket that is absent or refuses is a {@link UserError}.
+     */
+    public static VhostUserProxy connect(VhostUserDeviceSpec spec, GuestMemory memory, DataPath dataPath) {
+        try {
+            return new VhostUserProxy(spec, memory, dataPath);
+        } catch (LinuxException e) {
+            throw new UserError(spec.describe() + ": cannot connect to the back-end (" + e.getMessage() + ")");
+        } catch (VhostUserProtocolException e) {
+            throw new UserError(spec.describe() + ": back-end handshake failed: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Wires the transport (after it was built around this device) and starts the disconnect
+     * watcher. {@code vectorGsi} maps an MSI-X vector to its GSI ({@link PciInterrupts.Vectors#gsi}).
+     */
+    public synchronized void attach(VirtioPciDevice transport, IntUnaryOperator vectorGsi) {
+        this.transport = transport;
+        this.vectorGsi = vectorGsi;
+        transport.onBarChange(this::barChanged);
+        startWatcher();
+    }
+
+    private int queueNumOrOne() throws VhostUserProtocolException {
+        if ((protocolFeatures & bit(PROTOCOL_F_MQ)) == 0) {
+            return 1;
+        }
+        int n = frontend.getQueueNum();
+        return n < 1 ? 1 : n;
+    }
+
+    private void handshake(VhostUserFrontend fe) throws VhostUserProtocolException {
+        try {
+            fe.setOwner();
+            long features = fe.getFeatures();
+            long pf = 0;
+            if ((features & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
+                pf = fe.getProtocolFeatures() & WANTED_PROTOCOL;
+                fe.setProtocolFeatures(pf);
+            }
+            this.frontend = fe;
+            this.backendFeatures = features;
+            this.protocolFeatures = pf;
+        } catch (VhostUserProtocolException | RuntimeException e) {
+            fe.close();
+            throw e;
+        }
+    }
+
+    private long computeGuestFeatures() {
+        long deviceBits = backendFeatures & 0xff_ffffL;
+        if (spec.kind() == VhostUserDeviceSpec.Kind.BLOCK) {
+            if (spec.readOnly()) {
+                deviceBits |= bit(VIRTIO_BLK_F_RO);
+            }
+            if (queueCount == 1) {
+                deviceBits &= ~bit(VIRTIO_BLK_F_MQ);
+            }
+        } else {
+            deviceBits &= ~NET_UNSUPPORTED;
+            if (spec.mac() != null) {
+                deviceBits |= bit(VIRTIO_NET_F_MAC) | bit(VIRTIO_NET_F_STATUS);
+            }
+        }
+        deviceBits &= ~bit(VHOST_F_LOG_ALL);
+        return deviceBits | (backendFeatures & TRANSPORT_SUPPORTED);
+    }
+
+    public VhostUserDeviceSpec spec() {
+        return spec;
+    }
+
+    public synchronized boolean connected() {
+        return frontend != null;
+    }
+
+    @Override
+    public int deviceType() {
+        return spec.kind().deviceType;
+    }
+
+    @Override
+    public long deviceFeatures() {
+        return guestFeatures;
+    }
+
+    @Override
+    public int queueCount() {
+        return queueCount;
+    }
+
+    @Override
+    public int queueMaxSize() {
+        return QUEUE_MAX_SIZE;
+    }
+
+    /**
+     * Device configuration: relayed to the back-end with GET_CONFIG; a NIC given a MAC on the
+     * command line answers locally (mac, status = LINK_UP, one queue pair; virtio 1.2 §5.1.4).
+     */
+    @Override
+    public long readConfig(long offset, int size) {
+        if (offset < 0 || size < 1 || size > 8 || offset + size > 256) {
+            return 0;
+        }
+        byte[] mac = spec.mac();
+        if (mac != null) {
+            byte[] cfg = new byte[12];
+            System.arraycopy(mac, 0, cfg, 0, 6);
+            cfg[6] = 1; // VIRTIO_NET_S_LINK_UP
+            cfg[8] = 1; // max_virtqueue_pairs
+            return littleEndian(cfg, (int) offset, size);
+        }
+        synchronized (this) {
+            if (frontend == null || (protocolFeatures & bit(PROTOCOL_F_CONFIG)) == 0) {
+                return 0;
+            }
+            try {
+                // Always from offset 0: libvhost-user back-ends (qemu-storage-daemon) ignore the
+                // offset and copy their config from its start, as QEMU only ever asks for all of it.
+                byte[] b = frontend.getConfig(0, (int) offset + size);
+                return littleEndian(b, (int) offset, size);
+            } catch (VhostUserProtocolException | RuntimeException e) {
+                LOG.warning(spec.describe() + ": GET_CONFIG failed: " + e.getMessage());
+                return 0;
+            }
+        }
+    }
+
+    @Override
+    public void writeConfig(long offset, int size, long value) {
+        // virtio-blk's writeback toggle and net's config are read-only for us: ignore (§4.1.4.6 allows it).
+    }
+
+    @Override
+    public synchronized boolean activate(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
+        this.interrupt = irq;
+        if (frontend == null) {
+            LOG.warning(spec.describe() + ": the back-end is not connected; the device needs a reset");
+            return false;
+        }
+        List<ActiveQueue> started = new ArrayList<>();
+        try {
+            long toBackend = features & backendFeatures;
+            if (protocolFeatures != 0 || (backendFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
+                toBackend |= bit(VHOST_USER_F_PROTOCOL_FEATURES);
+            }
+            frontend.setFeatures(toBackend);
+            sendMemTable();
+            for (QueueConfig q : queues) {
+                started.add(startQueue(q, irq));
+            }
+            active = List.copyOf(started);
+            return true;
+        } catch (VhostUserProtocolException | GuestMemoryException | RuntimeException e) {
+            LOG.warning(spec.describe() + ": activation failed: " + e.getMessage());
+            for (ActiveQueue a : started) {
+                teardown(a);
+            }
+            active = List.of();
+            return false;
+        }
+    }
+
+    private void sendMemTable() throws VhostUserProtocolException {
+        List<MemoryRegion> regions = new ArrayList<>();
+        List<GuestRegion> guest = memory.regions();
+        int[] fds = new int[guest.size()];
+        for (int i = 0; i < guest.size(); i++) {
+            GuestRegion r = guest.get(i);
+            regions.add(new MemoryRegion(r.guestAddress(), r.size(), r.mapping().address(), r.fdOffset()));
+            fds[i] = r.fd();
+        }
+        frontend.setMemTable(regions, fds);
+    }
+
+    private ActiveQueue startQueue(QueueConfig q, VirtioInterrupt irq) throws VhostUserProtocolException, GuestMemoryException {
+        int i = q.index();
+        long desc = memory.slice(q.descTable(), 16L * q.size()).address();
+        long avail = memory.slice(q.driverArea(), 6 + 2L * q.size()).address();
+        long used = memory.slice(q.deviceArea(), 6 + 8L * q.size()).address();
+        int kick = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        int call = -1;
+        long notify = -1;
+        int gsi = -1;
+        Thread relay = null;
+        try {
+            call = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+            frontend.setVringNum(i, q.size());
+            frontend.setVringAddr(i, desc, used, avail);
+            frontend.setVringBase(i, 0);
+            frontend.setVringCall(i, call);
+            frontend.setVringKick(i, kick);
+            if ((backendFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
+                frontend.setVringEnable(i, true); // rings start disabled with PROTOCOL_FEATURES
+            }
+            notify = transport.notifyAddress(i);
+            dataPath.registerKick(kick, notify);
+            if (transport.msixEnabled() && q.msixVector() != QueueConfig.NO_VECTOR) {
+                gsi = vectorGsi.applyAsInt(q.msixVector());
+                dataPath.registerCall(call, gsi);
+            } else {
+                relay = startRelay(i, call, irq);
+            }
+            return new ActiveQueue(i, kick, call, notify, gsi, relay);
+        } catch (VhostUserProtocolException | RuntimeException e) {
+            teardown(new ActiveQueue(i, kick, call, notify, gsi, relay));
+            throw e;
+        }
+    }
+
+    /** INTx (or no vector): the call eventfd is relayed by a virtual thread to the transport. */
+    private Thread startRelay(int queue, int callFd, VirtioInterrupt irq) {
+        return Thread.ofVirtual().name("vhost-user-call-" + queue).start(() -> {
+            EventFd ev = new EventFd();
+            while (!Thread.currentThread().isInterrupted()) {
+                int r = ev.await(callFd, -1, 200);
+                if (r == 0) {
+                    ev.consume(callFd);
+                    irq.queue(queue);
+                } else if (r == -2) {
+                    return;
+                }
+            }
+        });
+    }
+
+    private void teardown(ActiveQueue a) {
+        if (a.relay() != null) {
+            a.relay().interrupt();
+        }
+        if (a.notifyAddress() >= 0 && a.kickFd() >= 0) {
+            try {
+                dataPath.unregisterKick(a.kickFd(), a.notifyAddress());
+            } catch (RuntimeException ignored) {
+                // not registered (failed half-way)
+            }
+        }
+        if (a.gsi() >= 0 && a.callFd() >= 0) {
+            try {
+                dataPath.unregisterCall(a.callFd(), a.gsi());
+            } catch (RuntimeException ignored) {
+                // not registered
+            }
+        }
+        if (a.relay() != null) {
+            try {
+                a.relay().join(1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (a.kickFd() >= 0) {
+            Libc.closeQuietly(a.kickFd());
+        }
+        if (a.callFd() >= 0) {
+            Libc.closeQuietly(a.callFd());
+        }
+    }
+
+    @Override
+    public synchronized void reset() {
+        for (ActiveQueue a : active) {
+            if (frontend != null) {
+                try {
+                    frontend.getVringBase(a.index()); // stops the ring (vhost-user.rst)
+                } catch (VhostUserProtocolException | RuntimeException e) {
+                    LOG.warning(spec.describe() + ": GET_VRING_BASE(" + a.index() + ") failed: " + e.getMessage());
+                }
+            }
+            teardown(a);
+        }
+        active = List.of();
+        interrupt = null;
+    }
+
+    @Override
+    public void queueNotify(int index) {
+        // The ioeventfd catches notifications; one that reaches us came before it was
+        // registered or after a BAR move: forward it to the kick eventfd.
+        synchronized (this) {
+            for (ActiveQueue a : active) {
+                if (a.index() == index) {
+                    new EventFd().signal(a.kickFd());
+                }
+            }
+        }
+    }
+
+    /** The guest moved BAR 0 (or toggled decoding): move the ioeventfds with it. */
+    private synchronized void barChanged() {
+        List<ActiveQueue> moved = new ArrayList<>();
+        for (ActiveQueue a : active) {
+            long now = transport.notifyAddress(a.index());
+            if (now != a.notifyAddress()) {
+                try {
+                    dataPath.unregisterKick(a.kickFd(), a.notifyAddress());
+                    dataPath.registerKick(a.kickFd(), now);
+                } catch (RuntimeException e) {
+                    LOG.warning(spec.describe() + ": moving the ioeventfd of queue " + a.index() + " failed: " + e.getMessage());
+                }
+                moved.add(new ActiveQueue(a.index(), a.kickFd(), a.callFd(), now, a.gsi(), a.relay()));
+            } else {
+                moved.add(a);
+            }
+        }
+        active = List.copyOf(moved);
+    }
+
+    // ---- back-end disconnect and reconnect ----
+
+    private void startWatcher() {
+        watcher = Thread.ofVirtual().name("vhost-user-watch-" + spec.socket().getFileName()).start(this::watch);
+    }
+
+    private void watch() {
+        while (true) {
+            int fd;
+            synchronized (this) {
+                if (closed) {
+                    return;
+                }
+                fd = frontend == null ? -1 : frontend.socketFd();
+            }
+            if (fd < 0) {
+                if (!sleep(RECONNECT_MILLIS)) {
+                    return;
+                }
+                tryReconnect();
+                continue;
+            }
+            int r;
+            try {
+                r = Poll.waitReadable(new int[] {fd}, WATCH_MILLIS);
+            } catch (LinuxException e) {
+                r = 0;
+            }
+            if (r < 0) {
+                continue;
+            }
+            synchronized (this) {
+                // Readable while nobody is waiting for a reply: the back-end hung up (or sent
+                // something it must not send unasked): either way the connection is over.
+                if (closed || frontend == null || frontend.socketFd() != fd) {
+                    continue;
+                }
+                int again;
+                try {
+                    again = Poll.waitReadable(new int[] {fd}, 0);
+                } catch (LinuxException e) {
+                    again = 0;
+                }
+                if (again >= 0) {
+                    disconnected();
+                }
+            }
+        }
+    }
+
+    private synchronized void disconnected() {
+        LOG.warning(spec.describe() + ": the back-end disconnected; the device needs a reset, reconnecting");
+        for (ActiveQueue a : active) {
+            teardown(a);
+        }
+        active = List.of();
+        frontend.close();
+        frontend = null;
+        generation++;
+        if (interrupt != null) {
+            interrupt.needsReset();
+        }
+    }
+
+    private void tryReconnect() {
+        VhostUserFrontend fe;
+        try {
+            fe = VhostUserFrontend.connect(spec.socket());
+        } catch (RuntimeException e) {
+            return; // not back yet
+        }
+        synchronized (this) {
+            if (closed) {
+                fe.close();
+                return;
+            }
+            try {
+                long before = backendFeatures;
+                handshake(fe);
+                if ((backendFeatures & guestFeatures & ~bit(VIRTIO_BLK_F_RO)) != (guestFeatures & before & ~bit(VIRTIO_BLK_F_RO))) {
+                    LOG.warning(spec.describe() + ": the back-end came back with different features");
+                }
+                LOG.info(spec.describe() + ": reconnected to the back-end");
+            } catch (VhostUserProtocolException | RuntimeException e) {
+                frontend = null;
+            }
+        }
+    }
+
+    /** How many times the back-end went away (for tests and status). */
+    public synchronized long disconnects() {
+        return generation;
+    }
+
+    private static boolean sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+            return true;
+        } catch (InterruptedException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        Thread w;
+        synchronized (this) {
+            closed = true;
+            for (ActiveQueue a : active) {
+                teardown(a);
+            }
+            active = List.of();
+            if (frontend != null) {
+                frontend.close();
+                frontend = null;
+            }
+            w = watcher;
+        }
+        if (w != null) {
+            w.interrupt();
+        }
+    }
+
+    private static long littleEndian(byte[] b, int offset, int size) {
+        long v = 0;
+        for (int i = 0; i < size && offset + i < b.length; i++) {
+            v |= (b[offset + i] & 0xffL) << (8 * i);
+        }
+        return v;
+    }
+}
