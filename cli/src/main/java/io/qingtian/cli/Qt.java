@@ -25,7 +25,9 @@ public final class Qt implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
+        cl.addSubcommand("card", new io.qingtian.card.cli.CardCommand());
         cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
+        cl.addSubcommand("demo", new io.qingtian.hypervisor.demo.DemoCommand());
         cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
         cl.addSubcommand("image", new io.qingtian.trust.cli.ImageCommand());
         cl.addSubcommand("attest", new io.qingtian.trust.cli.AttestCommand());

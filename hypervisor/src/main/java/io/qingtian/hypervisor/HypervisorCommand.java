@@ -1,6 +1,9 @@
 package io.qingtian.hypervisor;
 
+import io.qingtian.hypervisor.boot.KernelLoader;
+import io.qingtian.hypervisor.memory.GuestRam;
 import io.qingtian.kvm.KvmFlavour;
+import io.qingtian.sys.UserError;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.PrintStream;
@@ -38,6 +41,62 @@ public final class HypervisorCommand implements Runnable {
                 + "Use the nested lab: " + LAB_HINT + " (trying anyway)";
     }
 
+    /**
+     * Peak and current RSS of this process from /proc/self/status, and how much of it is guest
+     * RAM: shmem for memfd-backed RAM (RssShmem), anonymous otherwise (counted in RssAnon with
+     * the JVM's heap, so only the memfd case separates them).
+     */
+    static String memoryReport() {
+        try {
+            java.util.Map<String, Long> kb = new java.util.HashMap<>();
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                String[] f = line.split(":\\s+");
+                if (f.length == 2 && f[1].endsWith(" kB")) {
+                    kb.put(f[0], Long.parseLong(f[1].substring(0, f[1].length() - 3).trim()));
+                }
+            }
+            long hwm = kb.getOrDefault("VmHWM", 0L);
+            long shmem = kb.getOrDefault("RssShmem", 0L);
+            return String.format("VmHWM %d MiB, VmRSS %d MiB (RssAnon %d, RssFile %d, RssShmem %d MiB); "
+                            + "peak minus guest RAM touched (shmem) ~%d MiB",
+                    hwm >> 10, kb.getOrDefault("VmRSS", 0L) >> 10, kb.getOrDefault("RssAnon", 0L) >> 10,
+                    kb.getOrDefault("RssFile", 0L) >> 10, shmem >> 10, (hwm - shmem) >> 10);
+        } catch (java.io.IOException | RuntimeException e) {
+            return "unavailable (" + e.getMessage() + ")";
+        }
+    }
+
+    /** Passes bytes through and remembers when the first one came (for -v boot timings). */
+    static final class FirstByteClock extends java.io.FilterOutputStream {
+        private volatile long first;
+
+        FirstByteClock(java.io.OutputStream out) {
+            super(out);
+        }
+
+        long firstByteNanos() {
+            return first;
+        }
+
+        @Override
+        public void write(int b) throws java.io.IOException {
+            mark();
+            out.write(b);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws java.io.IOException {
+            mark();
+            out.write(b, off, len);
+        }
+
+        private void mark() {
+            if (first == 0) {
+                first = System.nanoTime();
+            }
+        }
+    }
+
     @Command(name = "run", mixinStandardHelpOptions = true,
             description = {"Boots a Linux kernel (bzImage or PVH vmlinux) with the guest's serial console on stdout "
                     + "and stdin; the exit status is the guest's outcome:",
@@ -61,6 +120,11 @@ public final class HypervisorCommand implements Runnable {
                 description = "guest RAM, e.g. 256M or 1G (default ${DEFAULT-VALUE})")
         String memory;
 
+        @Option(names = "--memory-backing", paramLabel = "KIND", defaultValue = "memfd",
+                description = "memfd (shareable with the card's backends, default) or anonymous (private, "
+                        + "transparent huge pages: faster boot under nested paging)")
+        String backing;
+
         @Option(names = "--timeout", paramLabel = "SECONDS", description = "stop the VM after this long (exit status 6)")
         Long timeoutSeconds;
 
@@ -83,19 +147,30 @@ public final class HypervisorCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            VmConfig config = new VmConfig(new VmConfig.Machine(cpus, VmConfig.parseSize(memory)),
+            GuestRam.Backing kind = switch (backing) {
+                case "memfd" -> GuestRam.Backing.SHARED_MEMFD;
+                case "anonymous" -> GuestRam.Backing.PRIVATE_ANONYMOUS;
+                default -> throw new UserError("--memory-backing must be memfd or anonymous, not '" + backing + "'");
+            };
+            VmConfig config = new VmConfig(new VmConfig.Machine(cpus, VmConfig.parseSize(memory), kind),
                     new VmConfig.BootSource(kernel, initramfs, cmdline),
                     new io.qingtian.hypervisor.vhostuser.PciDevicesConfig(
                             disks.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseDisk).toList(),
                             nets.stream().map(io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec::parseNet).toList(),
                             !noRng));
+            // All input checks before anything else is said or done: bad input is one line.
+            KernelLoader.check(kernel, initramfs, config.boot().cmdline(),
+                    GuestRam.lowBytes(config.machine().memoryBytes()));
             PrintStream err = System.err;
             String warning = flavourWarning(KvmFlavour.detect());
             if (warning != null) {
                 err.println(warning);
             }
             VmExit exit;
-            try (Vm vm = VmBuilder.build(config, new Console(new FileOutputStream(FileDescriptor.out), System.in))) {
+            long t0 = System.nanoTime();
+            FirstByteClock console = new FirstByteClock(new FileOutputStream(FileDescriptor.out));
+            try (Vm vm = VmBuilder.build(config, new Console(console, System.in))) {
+                long t1 = System.nanoTime();
                 vm.start();
                 exit = timeoutSeconds == null ? vm.awaitExit() : vm.awaitExit(Duration.ofSeconds(timeoutSeconds));
                 if (exit == null) {
@@ -103,6 +178,13 @@ public final class HypervisorCommand implements Runnable {
                     vm.stop(exit);
                 }
                 if (verbose) {
+                    long t2 = System.nanoTime();
+                    err.printf("qt: JVM start to command %d ms, VM build %d ms, first console byte after %s ms, run %d ms%n",
+                            java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime() - (t2 - t0) / 1_000_000,
+                            (t1 - t0) / 1_000_000,
+                            console.firstByteNanos() == 0 ? "-" : Long.toString((console.firstByteNanos() - t1) / 1_000_000),
+                            (t2 - t1) / 1_000_000);
+                    err.println("qt: memory " + memoryReport());
                     vm.joinVcpus();
                     vm.describeVcpus().forEach(line -> System.err.println("qt: " + line));
                 }

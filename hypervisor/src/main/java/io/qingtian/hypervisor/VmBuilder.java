@@ -70,7 +70,7 @@ public final class VmBuilder {
             vm.createPit2(KvmVm.KVM_PIT_SPEAKER_DUMMY);
 
             // 2. Guest memory.
-            GuestRam ram = GuestRam.allocate(config.machine().memoryBytes());
+            GuestRam ram = GuestRam.allocate(config.machine().memoryBytes(), config.machine().backing());
             cleanup.add(ram);
             ram.register(vm);
 

@@ -1,5 +1,6 @@
 package io.qingtian.hypervisor;
 
+import io.qingtian.hypervisor.memory.GuestRam;
 import io.qingtian.hypervisor.vhostuser.PciDevicesConfig;
 import io.qingtian.sys.UserError;
 import java.nio.file.Files;
@@ -36,9 +37,18 @@ public record VmConfig(Machine machine, BootSource boot, PciDevicesConfig device
     /**
      * @param vcpus       number of vCPUs, 1..{@link #MAX_VCPUS}
      * @param memoryBytes guest RAM, a multiple of 1 MiB, {@link #MIN_MEMORY}..{@link #MAX_MEMORY}
+     * @param backing     how the host backs guest RAM (shareable memfd unless a caller opts out)
      */
-    public record Machine(int vcpus, long memoryBytes) {
+    public record Machine(int vcpus, long memoryBytes, GuestRam.Backing backing) {
+        /** A machine with shareable (memfd) RAM. */
+        public Machine(int vcpus, long memoryBytes) {
+            this(vcpus, memoryBytes, GuestRam.Backing.SHARED_MEMFD);
+        }
+
         public Machine {
+            if (backing == null) {
+                backing = GuestRam.Backing.SHARED_MEMFD;
+            }
             if (vcpus < 1 || vcpus > MAX_VCPUS) {
                 throw new UserError("too many vCPUs: " + vcpus + " (this hypervisor supports 1 to " + MAX_VCPUS + ")");
             }

@@ -32,33 +32,48 @@ final class HostTools {
                 + " (apt-get install " + debianPackage + ")");
     }
 
+    /** Tools running now; killed (with their children) if the JVM is stopped (Ctrl-C, SIGTERM). */
+    private static final java.util.Set<Process> RUNNING = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(HostTools::kill)));
+    }
+
+    static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+    }
+
     /** Runs {@code cmd} in {@code dir}; returns its output whatever the exit code. */
     static Output run(Path dir, long timeoutSeconds, List<String> cmd) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(cmd);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         if (dir != null) {
             pb.directory(dir.toFile());
         }
-        Path out = Files.createTempFile("qt-lab-tool", ".out");
-        Path err = Files.createTempFile("qt-lab-tool", ".err");
+        Process p = pb.start();
+        RUNNING.add(p);
         try {
-            pb.redirectOutput(out.toFile()).redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            Process p = pb.start();
-            boolean done;
-            try {
-                done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                p.destroyForcibly();
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while running " + cmd.getFirst(), e);
+            java.util.concurrent.Future<String> err;
+            try (var readers = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                var out = readers.submit(() -> new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+                err = readers.submit(() -> new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+                boolean done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+                if (!done) {
+                    kill(p);
+                    throw new UserError("lab: '" + String.join(" ", cmd) + "' did not finish within " + timeoutSeconds + " s");
+                }
+                return new Output(p.exitValue(), out.get(), err.get());
             }
-            if (!done) {
-                p.destroyForcibly();
-                throw new UserError("lab: '" + String.join(" ", cmd) + "' did not finish within " + timeoutSeconds + " s");
-            }
-            return new Output(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while running " + cmd.getFirst(), e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IOException("reading the output of " + cmd.getFirst(), e.getCause());
         } finally {
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
+            if (p.isAlive()) {
+                kill(p);
+            }
+            RUNNING.remove(p);
         }
     }
 

@@ -17,9 +17,18 @@ import java.util.stream.Stream;
  * project's jars need ({@code jdeps --print-module-deps}, plus {@code java.base} and
  * {@code jdk.unsupported}, plus {@code $QT_LAB_JDK_MODULES}), with a default CDS archive
  * (halves {@code java -version} in L1), and the host glibc libraries it links ({@code ldd}),
- * laid out as {@code jdk/} and {@code glibc/lib...} under one cache directory.
+ * laid out as {@code jdk/} and {@code glibc/lib...} under one cache directory. The image maps its
+ * archives at their base address ({@link #VM_OPTIONS}).
  */
 final class JavaRuntime {
+    /**
+     * Options baked into the image (jlink --add-options; unlike JDK_JAVA_OPTIONS they print no
+     * "Picked up" note). By default the JVM maps its CDS/AOT archive at a random address and
+     * relocates every pointer in it; under TCG in L1 that alone took 20-35 s of a 25-40 s
+     * {@code java -version} on a loaded host, against ~5 s when mapped at its base address.
+     */
+    static final String VM_OPTIONS = "-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0";
+
     private static final Pattern LDD_PATH = Pattern.compile("(?:=>\\s*)?(/\\S+)\\s+\\(0x");
 
     private JavaRuntime() {}
@@ -44,11 +53,12 @@ final class JavaRuntime {
         }
         String release = Files.readString(javaHome.resolve("release"));
         String glibc = HostTools.run(null, 30, List.of("ldd", "--version")).stdout().lines().findFirst().orElse("");
-        String key = LabCache.hash(List.of(release, String.join(",", modules), glibc));
+        String key = LabCache.hash(List.of(release, String.join(",", modules), glibc, VM_OPTIONS));
         Path dir = cache.directory("jdk", key, out -> {
             System.err.println("lab: jlink " + String.join(",", modules));
             HostTools.check(null, 600, "jlink", List.of(jlink.toString(), "--add-modules", String.join(",", modules),
                     "--strip-debug", "--no-header-files", "--no-man-pages", "--generate-cds-archive",
+                    "--add-options=" + VM_OPTIONS,
                     "--output", out.resolve("jdk").toString()));
             copyLinkedLibraries(out.resolve("jdk"), out.resolve("glibc"));
         });

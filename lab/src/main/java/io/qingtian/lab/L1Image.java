@@ -82,23 +82,37 @@ final class L1Image {
         String diskKey = LabCache.hash(List.of(jdk.key(), kernel.packageName(), kernel.packageVersion(), l2Key));
         Path disk = cache.file("l1", "disk-" + diskKey + ".ext4", out -> buildDisk(out, jdk, kernel, l2));
 
-        Path qt = cache.file("l1", "qt-" + LabCache.hash(new ArrayList<Object>(JavaRuntime.jars(dist))) + ".cpio", out -> {
+        List<Path> jars = JavaRuntime.jars(dist);
+        List<String> classPath = jars.stream().map(j -> "/opt/qt/" + dist.relativize(j)).toList();
+        Path aot = AotCache.build(cache, jdk, dist, jars, classPath);
+        List<Object> qtKey = new ArrayList<>(jars);
+        qtKey.add(aot);
+        Path qt = cache.file("l1", "qt-" + LabCache.hash(qtKey) + ".cpio", out -> {
             try (CpioWriter cpio = new CpioWriter(new java.io.BufferedOutputStream(Files.newOutputStream(out)))) {
-                for (Path jar : JavaRuntime.jars(dist)) {
-                    String rel = dist.relativize(jar).toString();
-                    cpio.file("opt/qt/" + rel, 0644, jar);
+                for (int i = 0; i < jars.size(); i++) {
+                    cpio.file(classPath.get(i), 0644, jars.get(i));
                 }
-                cpio.file("opt/qt/bin/qt", 0755, L1Init.QT_LAUNCHER.getBytes());
+                if (Files.size(aot) > 0) {
+                    cpio.file("opt/qt/qt.aot", 0644, aot);
+                }
+                cpio.file("opt/qt/bin/qt", 0755, L1Init.qtLauncher(classPath).getBytes());
             }
         });
         cache.prune("l1", "qt-", 8);
+        cache.prune("l1", "aot-", 8);
+        cache.prune("l1", "disk-", 3);
+        cache.prune("l1", "base-", 4);
+        cache.prune("jdk", "", 3);
         cache.prune("jdeps", "", 16);
+        for (String area : List.of("l1", "l2", "jdk", "debs", "apt", "jdeps")) {
+            cache.sweepStale(area);
+        }
         return new Parts(kernel, base, disk, qt);
     }
 
     private static void buildDisk(Path out, JavaRuntime.Image jdk, GuestKernel kernel, Path l2) throws IOException {
         HostTools.require("mke2fs", "e2fsprogs");
-        Path stage = Files.createTempDirectory(out.getParent(), "disk-stage");
+        Path stage = Files.createTempDirectory(out.getParent(), "stage.tmp");
         try {
             link(jdk.dir().resolve("jdk"), stage.resolve("jdk"));
             link(jdk.dir().resolve("glibc"), stage.resolve("glibc"));

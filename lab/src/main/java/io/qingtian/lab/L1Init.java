@@ -8,17 +8,31 @@ package io.qingtian.lab;
  * ttyS2 = its stderr, ttyS3 = control lines {@code qt-lab: ready}, {@code qt-lab: exit N},
  * {@code qt-lab: error ...}. The data ports are set raw so bytes pass unchanged (no CR/LF
  * translation). Results come back over these ports: a command that wants to return a file
- * prints it (e.g. {@code base64 FILE}).
+ * prints it (e.g. {@code base64 FILE}) or writes it to an extra writable disk
+ * ({@link LabRequest#withDisk}); init runs {@code sync} before it reports the exit status.
  */
 final class L1Init {
     private L1Init() {}
 
-    static final String QT_LAUNCHER = """
-            #!/bin/sh
-            # qt inside L1: the project's jars on the lab's jlink JDK 25.
-            exec /opt/lab/jdk/bin/java --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \\
-              -XX:-UsePerfData $QT_JAVA_OPTS -cp "/opt/qt/qingtian-cli.jar:/opt/qt/lib/*" io.qingtian.cli.Qt "$@"
-            """;
+    /** JVM flags of {@code qt} in L1 (the AOT cache is trained with exactly these). */
+    static final java.util.List<String> JAVA_FLAGS = java.util.List.of(
+            "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData");
+
+    /**
+     * The {@code qt} launcher: the project's jars on the lab's jlink JDK 25, with the AOT cache
+     * {@code /opt/qt/qt.aot} when there is one ({@link AotCache}). The class path is spelled out
+     * in a fixed order (a {@code lib/*} wildcard expands in directory order, which differs between
+     * file systems and would make the AOT cache mismatch).
+     */
+    static String qtLauncher(java.util.List<String> classPath) {
+        return """
+                #!/bin/sh
+                aot=
+                [ -s /opt/qt/qt.aot ] && aot="-XX:AOTCache=/opt/qt/qt.aot -Xlog:aot=off -Xlog:cds=off"
+                exec /opt/lab/jdk/bin/java %s $aot $QT_JAVA_OPTS \\
+                  -cp %s io.qingtian.cli.Qt "$@"
+                """.formatted(String.join(" ", JAVA_FLAGS), String.join(":", classPath));
+    }
 
     static String script(String kernelVersion) {
         return """
@@ -40,7 +54,9 @@ final class L1Init {
                 echo "qt-lab: ready" >&3
                 cd /tmp
                 sh /qt-lab/command </dev/null >/dev/ttyS1 2>/dev/ttyS2
-                echo "qt-lab: exit $?" >&3
+                status=$?
+                sync
+                echo "qt-lab: exit $status" >&3
                 exec 3>&-
                 poweroff -f
                 """.formatted(kernelVersion);

@@ -104,6 +104,14 @@ public final class Lab {
                 throw new UserError("lab: --file " + f.host() + ": no such file or directory on the host");
             }
         }
+        for (LabRequest.Disk d : req.disks()) {
+            if (!Files.isRegularFile(d.image())) {
+                throw new UserError("lab: --disk " + d.image() + ": no such file on the host (create it first, e.g. truncate -s 64M IMAGE)");
+            }
+            if (d.image().toString().contains(",")) {
+                throw new UserError("lab: --disk " + d.image() + ": the path must not contain ','");
+            }
+        }
         L1Image.Parts l1 = L1Image.prepare(cache, dist, javaHome);
         Path run = Files.createTempDirectory("qt-lab");
         List<ServerSocketChannel> servers = new ArrayList<>();
@@ -120,6 +128,12 @@ public final class Lab {
                     "-append", kernelCommandLine(),
                     "-drive", "file=" + l1.disk() + ",if=none,id=lab,format=raw,readonly=on",
                     "-device", "virtio-blk-pci,drive=lab"));
+            for (int i = 0; i < req.disks().size(); i++) {
+                LabRequest.Disk d = req.disks().get(i);
+                cmd.addAll(List.of("-drive", "file=" + d.image().toAbsolutePath() + ",if=none,id=d" + i + ",format=raw"
+                                + (d.writable() ? "" : ",readonly=on"),
+                        "-device", "virtio-blk-pci,drive=d" + i));
+            }
             for (int i = 0; i < 4; i++) {
                 Path sock = run.resolve("s" + i);
                 ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -136,7 +150,18 @@ public final class Lab {
             process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(qemuLog.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
             Process p = process;
-            hook = new Thread(p::destroyForcibly);
+            java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+            hook = new Thread(() -> {
+                // Ctrl-C on qt lab run: QEMU and this run's files must not outlive us.
+                stopping.set(true);
+                p.destroyForcibly();
+                p.onExit().join();
+                try {
+                    LabCache.deleteTree(run);
+                } catch (IOException ignored) {
+                    // best effort at shutdown
+                }
+            });
             Runtime.getRuntime().addShutdownHook(hook);
             List<Thread> pumps = List.of(
                     pump(servers.get(0), console), pump(servers.get(1), out), pump(servers.get(2), err),
@@ -168,8 +193,12 @@ public final class Lab {
             if (!finished) {
                 return new LabResult(TIMEOUT_EXIT, out.text(), err.text(), true, timings, console.text());
             }
+            if (stopping.get()) {
+                throw new UserError("lab: stopped because this process is exiting (signal)", 130);
+            }
             if (control.exitCode == null) {
-                String qemuOut = Files.readString(qemuLog).strip();
+                String qemuOut = String.join("\n", Files.readString(qemuLog).lines()
+                        .filter(l -> !l.contains("TCG doesn't support requested feature")).toList()).strip();
                 throw new UserError("lab: L1 stopped without reporting the command's exit status"
                         + (control.errors.isEmpty() ? "" : "; " + String.join("; ", control.errors))
                         + (qemuOut.isEmpty() ? "" : "; QEMU said: " + HostTools.lastLines(qemuOut, 3))

@@ -86,8 +86,9 @@ public final class LabCache {
     }
 
     /**
-     * Deletes all but the {@code keep} newest files named {@code prefix*} in {@code area}; for
-     * entries keyed by something that changes with every build (the project's jars).
+     * Deletes all but the {@code keep} newest entries (files or directories) named {@code prefix*}
+     * in {@code area}, so entries keyed by inputs that change (the project's jars, the JDK module
+     * set) do not pile up. Temporary entries being built ({@code *.tmp*}) are left alone.
      */
     public void prune(String area, String prefix, int keep) throws IOException {
         Path dir = root.resolve(area);
@@ -96,7 +97,7 @@ public final class LabCache {
         }
         List<Path> old;
         try (Stream<Path> s = Files.list(dir)) {
-            old = s.filter(p -> p.getFileName().toString().startsWith(prefix) && Files.isRegularFile(p))
+            old = s.filter(p -> p.getFileName().toString().startsWith(prefix) && !p.getFileName().toString().contains(".tmp"))
                     .sorted(java.util.Comparator.comparing((Path p) -> {
                         try {
                             return Files.getLastModifiedTime(p).toMillis();
@@ -107,7 +108,28 @@ public final class LabCache {
                     .skip(keep).toList();
         }
         for (Path p : old) {
-            Files.deleteIfExists(p);
+            deleteTree(p);
+        }
+    }
+
+    /**
+     * Deletes temporary entries ({@code *.tmp*}) older than an hour in {@code area}: what a lab
+     * killed in the middle of a build left behind.
+     */
+    public void sweepStale(String area) throws IOException {
+        Path dir = root.resolve(area);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        long cutoff = System.currentTimeMillis() - 3_600_000L;
+        List<Path> stale;
+        try (Stream<Path> s = Files.list(dir)) {
+            stale = s.filter(p -> p.getFileName().toString().contains(".tmp")).toList();
+        }
+        for (Path p : stale) {
+            if (Files.getLastModifiedTime(p).toMillis() < cutoff) {
+                deleteTree(p);
+            }
         }
     }
 
@@ -161,15 +183,22 @@ public final class LabCache {
         }
     }
 
-    /** Deletes a file or directory tree if present. */
+    /** Deletes a file or directory tree if present; entries that vanish meanwhile are fine. */
     public static void deleteTree(Path p) throws IOException {
         if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
+        List<Path> all;
         try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(x);
+            all = s.sorted(java.util.Comparator.reverseOrder()).toList();
+        } catch (java.nio.file.NoSuchFileException | UncheckedIOException e) {
+            if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw e instanceof UncheckedIOException u ? u.getCause() : (IOException) e;
             }
+            return;
+        }
+        for (Path x : all) {
+            Files.deleteIfExists(x);
         }
     }
 }

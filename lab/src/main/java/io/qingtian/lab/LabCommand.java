@@ -36,6 +36,9 @@ public final class LabCommand implements Runnable {
         @Option(names = "--file", paramLabel = "HOST_PATH:L1_PATH", description = "copy a host file or directory into L1 (repeatable)")
         List<String> files = new ArrayList<>();
 
+        @Option(names = "--disk", paramLabel = "HOST_IMAGE[:ro]", description = "attach a raw image as /dev/vdb, /dev/vdc, ... (repeatable; writable unless :ro)")
+        List<String> disks = new ArrayList<>();
+
         @Option(names = "--timings", negatable = true, defaultValue = "true", description = "print L1 boot and command times to stderr (default on)")
         boolean timings;
 
@@ -50,7 +53,11 @@ public final class LabCommand implements Runnable {
             if (timeoutSeconds <= 0) {
                 throw new UserError("lab: --timeout must be a positive number of seconds, not " + timeoutSeconds);
             }
-            LabRequest req = new LabRequest(cpus, Sizes.parseMiB(memory), Duration.ofSeconds(timeoutSeconds), List.of(), command);
+            LabRequest req = new LabRequest(cpus, Sizes.parseMiB(memory), Duration.ofSeconds(timeoutSeconds), List.of(), List.of(), command);
+            for (String d : disks) {
+                LabRequest.Disk disk = LabRequest.Disk.parse(d);
+                req = req.withDisk(disk.image(), disk.writable());
+            }
             for (String f : files) {
                 LabRequest.FileMapping m = LabRequest.FileMapping.parse(f);
                 req = req.withFile(m.host(), m.guestPath());

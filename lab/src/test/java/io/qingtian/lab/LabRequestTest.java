@@ -32,6 +32,13 @@ class LabRequestTest {
     }
 
     @Test
+    void diskSpecsSayWhetherL1MayWrite() {
+        assertThat(LabRequest.Disk.parse("/img/a.raw")).isEqualTo(new LabRequest.Disk(Path.of("/img/a.raw"), true));
+        assertThat(LabRequest.Disk.parse("/img/a.raw:rw")).isEqualTo(new LabRequest.Disk(Path.of("/img/a.raw"), true));
+        assertThat(LabRequest.Disk.parse("/img/a.raw:ro")).isEqualTo(new LabRequest.Disk(Path.of("/img/a.raw"), false));
+    }
+
+    @Test
     void badRequestsAreUserErrors() {
         assertThatThrownBy(LabRequest::of).isInstanceOf(UserError.class).hasMessageContaining("no command");
         assertThatThrownBy(() -> LabRequest.of("true").withCpus(0)).isInstanceOf(UserError.class).hasMessageContaining("--cpus");

@@ -10,6 +10,11 @@ import java.lang.invoke.MethodHandle;
 public final class Fds {
     public static final int SEEK_SET = 0;
     public static final int SEEK_END = 2;
+    public static final int F_ADD_SEALS = 1033;
+    public static final int F_GET_SEALS = 1034;
+    public static final int F_SEAL_SEAL = 1;
+    public static final int F_SEAL_SHRINK = 2;
+    public static final int F_SEAL_GROW = 4;
 
     private Fds() {}
 
@@ -37,6 +42,32 @@ public final class Fds {
         } catch (Throwable t) {
             throw NativeCall.unexpected(t);
         }
+    }
+
+    /** The memfd seals of {@code fd}, or -1 when it cannot carry seals (not a memfd). */
+    public static int seals(int fd) {
+        try {
+            int r = (int) Fcntl.H.invokeExact(NativeCall.state(), fd, F_GET_SEALS, 0);
+            return r < 0 ? -1 : r;
+        } catch (Throwable t) {
+            throw NativeCall.unexpected(t);
+        }
+    }
+
+    /** Adds memfd seals (the memfd must be created with MFD_ALLOW_SEALING). */
+    public static void addSeals(int fd, int seals) {
+        try {
+            NativeCall.check((int) Fcntl.H.invokeExact(NativeCall.state(), fd, F_ADD_SEALS, seals), "fcntl(F_ADD_SEALS)");
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw NativeCall.unexpected(t);
+        }
+    }
+
+    private static final class Fcntl {
+        static final MethodHandle H = NativeCall.downcallVariadic("fcntl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), 2);
     }
 
     private static final class Lseek {

@@ -108,6 +108,9 @@ public final class FileBackend implements BlockBackend {
 
     @Override
     public void close() throws IOException {
+        if (!channel.isOpen()) {
+            return; // closing twice (a stack closed from the top and the bottom) is harmless
+        }
         try {
             flush();
         } finally {

@@ -41,10 +41,11 @@ class LabTest {
                 # the bzImage boot protocol magic "HdrS" at 0x202
                 dd if="$QT_GUEST_KERNEL" bs=1 skip=514 count=4 2>/dev/null; echo
                 head -c 6 "$QT_GUEST_INITRAMFS"; echo
+                modprobe virtio_net && test -d /sys/module/virtio_net && echo modprobe-works
                 """));
         System.out.println("lab: " + r.timings());
         assertThat(r.exitCode()).as("stderr: %s", r.stderr()).isZero();
-        assertThat(r.stdout().lines()).containsExactly("kvm-device", "svm", "npt", "kvm-amd", "HdrS", "070701");
+        assertThat(r.stdout().lines()).containsExactly("kvm-device", "svm", "npt", "kvm-amd", "HdrS", "070701", "modprobe-works");
         assertThat(r.timings().l1BootMillis()).isPositive();
         assertThat(r.timings().commandMillis()).isNotNegative();
     }
@@ -62,17 +63,22 @@ class LabTest {
         Path dir = Files.createDirectories(tmp.resolve("in/sub"));
         Files.writeString(dir.resolve("data.txt"), "from the host\n");
         Path script = tmp.resolve("fail.sh");
-        Files.writeString(script, "cat /tmp/in/sub/data.txt\necho 'it broke' >&2\nexit 7\n");
+        Files.writeString(script, "cat /tmp/in/sub/data.txt\necho result-on-disk > /dev/vdb\necho 'it broke' >&2\nexit 7\n");
+        Path results = tmp.resolve("results.img");
+        Files.write(results, new byte[1 << 20]);
         ByteArrayOutputStream streamedOut = new ByteArrayOutputStream();
         ByteArrayOutputStream streamedErr = new ByteArrayOutputStream();
         LabResult r = LAB.run(LabRequest.of("sh", "/tmp/fail.sh")
-                .withFile(tmp.resolve("in"), "/tmp/in").withFile(script, "/tmp/fail.sh"), streamedOut, streamedErr);
+                .withFile(tmp.resolve("in"), "/tmp/in").withFile(script, "/tmp/fail.sh").withDisk(results, true),
+                streamedOut, streamedErr);
         assertThat(r.exitCode()).isEqualTo(7);
         assertThat(r.timedOut()).isFalse();
         assertThat(r.stdout()).isEqualTo("from the host\n");
         assertThat(r.stderr()).isEqualTo("it broke\n");
         assertThat(streamedOut.toString(StandardCharsets.UTF_8)).isEqualTo(r.stdout());
         assertThat(streamedErr.toString(StandardCharsets.UTF_8)).isEqualTo(r.stderr());
+        // a writable extra disk brings results back (L1 syncs before it powers off)
+        assertThat(new String(Files.readAllBytes(results), 0, 16, StandardCharsets.US_ASCII)).isEqualTo("result-on-disk\n\0");
     }
 
     @Test

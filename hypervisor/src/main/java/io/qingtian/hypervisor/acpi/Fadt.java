@@ -45,7 +45,9 @@ final class Fadt {
     static byte[] build(AcpiConfig c, long facsAddress, long dsdtAddress) {
         int pm = c.pmPortBase();
         Sdt t = new Sdt("FACP", REVISION);
-        t.u32(facsAddress); // FIRMWARE_CTRL (same as X_FIRMWARE_CTRL: ACPICA warns if they differ)
+        // FIRMWARE_CTRL only: the FACS is below 4 GiB, and with both fields set Linux's
+        // ACPICA installs the FACS twice (and warns when they differ).
+        t.u32(facsAddress); // FIRMWARE_CTRL
         t.u32(dsdtAddress); // DSDT
         t.u8(0); // reserved (INT_MODEL in ACPI 1.0)
         t.u8(0); // Preferred_PM_Profile: unspecified
@@ -87,7 +89,7 @@ final class Fadt {
         t.u8(c.resetValue()); // RESET_VALUE
         t.u16(0); // ARM_BOOT_ARCH
         t.u8(MINOR_REVISION); // FADT Minor Version
-        t.u64(facsAddress); // X_FIRMWARE_CTRL
+        t.u64(0); // X_FIRMWARE_CTRL
         t.u64(dsdtAddress); // X_DSDT
         t.gas(GenericAddress.io(pm + AcpiPm.PM1A_EVT_OFFSET, AcpiPm.PM1_EVT_LEN)); // X_PM1a_EVT_BLK
         t.gas(GenericAddress.NONE); // X_PM1b_EVT_BLK

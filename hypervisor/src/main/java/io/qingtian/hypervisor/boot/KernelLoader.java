@@ -31,6 +31,20 @@ public final class KernelLoader {
      */
     public static LoadedKernel load(GuestMemory mem, Path kernel, Path initramfs, String cmdline, long lowRamEnd,
                                     List<E820Entry> e820, long rsdpAddr) {
+        return loadOrCheck(java.util.Objects.requireNonNull(mem), kernel, initramfs, cmdline, lowRamEnd, e820, rsdpAddr);
+    }
+
+    /**
+     * Every check {@link #load} makes (image format and boot protocol, command line length, fit
+     * of kernel and initramfs in {@code lowRamEnd} bytes), without guest memory: lets the CLI
+     * reject bad input before it creates a VM. Returns where the kernel would go.
+     */
+    public static LoadedKernel check(Path kernel, Path initramfs, String cmdline, long lowRamEnd) {
+        return loadOrCheck(null, kernel, initramfs, cmdline, lowRamEnd, E820Entry.forRam(lowRamEnd, 0), 0);
+    }
+
+    private static LoadedKernel loadOrCheck(GuestMemory mem, Path kernel, Path initramfs, String cmdline, long lowRamEnd,
+                                            List<E820Entry> e820, long rsdpAddr) {
         try (KernelFile k = KernelFile.open(kernel, "kernel")) {
             ByteBuffer head = k.read(0, 4096);
             if (ElfKernel.isElf(head)) {
@@ -62,10 +76,12 @@ public final class KernelLoader {
         long cmdMax = Math.min(hdr.cmdlineSize(), X86Layout.CMDLINE_MAX - 1);
         byte[] cmd = cmdlineBytes(cmdline, cmdMax);
         try {
-            k.copyTo(offset, mem.slice(load, payload));
             long[] rd = loadInitramfs(mem, initramfs, kernelEnd, Math.min(lowRamEnd, hdr.initrdAddrMax() + 1));
-            mem.write(X86Layout.CMDLINE, cmd);
-            mem.write(X86Layout.ZERO_PAGE, BootParams.build(hdr, X86Layout.CMDLINE, rd[0], rd[1], e820, rsdpAddr));
+            if (mem != null) {
+                k.copyTo(offset, mem.slice(load, payload));
+                mem.write(X86Layout.CMDLINE, cmd);
+                mem.write(X86Layout.ZERO_PAGE, BootParams.build(hdr, X86Layout.CMDLINE, rd[0], rd[1], e820, rsdpAddr));
+            }
             return new LoadedKernel(LoadedKernel.Protocol.LINUX_64, load + STARTUP_64_OFFSET, X86Layout.ZERO_PAGE, rd[0], rd[1]);
         } catch (GuestMemoryException e) {
             throw new UserError("memory too small for " + what + ": " + e.getMessage());
@@ -86,12 +102,15 @@ public final class KernelLoader {
         }
         byte[] cmd = cmdlineBytes(cmdline, PVH_CMDLINE_MAX - 1);
         try {
+            long[] rd = loadInitramfs(mem, initramfs, (kernelEnd + PAGE - 1) & -PAGE, lowRamEnd);
+            if (mem == null) {
+                return new LoadedKernel(LoadedKernel.Protocol.PVH, elf.entry(), X86Layout.PVH_INFO, rd[0], rd[1]);
+            }
             for (ElfKernel.Segment s : elf.segments()) {
                 MemorySegment dst = mem.slice(s.paddr(), s.memSize());
                 k.copyTo(s.fileOffset(), dst.asSlice(0, s.fileSize()));
                 dst.asSlice(s.fileSize()).fill((byte) 0);
             }
-            long[] rd = loadInitramfs(mem, initramfs, (kernelEnd + PAGE - 1) & -PAGE, lowRamEnd);
             mem.write(X86Layout.CMDLINE, cmd);
             int modules = 0;
             if (rd[1] > 0) {
@@ -123,7 +142,8 @@ public final class KernelLoader {
 
     /**
      * Places the initramfs at the highest page-aligned address below {@code limit} that stays
-     * above {@code floor} (the kernel's end): where boot loaders traditionally put it.
+     * above {@code floor} (the kernel's end): where boot loaders traditionally put it. With a
+     * null {@code mem} only the placement is computed.
      * Returns {address, size}, or {0, 0} without an initramfs.
      */
     static long[] loadInitramfs(GuestMemory mem, Path initramfs, long floor, long limit) throws GuestMemoryException {
@@ -140,7 +160,9 @@ public final class KernelLoader {
                 throw new UserError(String.format("memory too small: kernel and initramfs (%d MiB) do not fit below %d MiB",
                         (size + floor + (1 << 20) - 1) >> 20, limit >> 20));
             }
-            f.copyTo(0, mem.slice(addr, size));
+            if (mem != null) {
+                f.copyTo(0, mem.slice(addr, size));
+            }
             return new long[] {addr, size};
         }
     }

@@ -23,7 +23,12 @@ import java.io.OutputStream;
  * </ul>
  *
  * <p>Receive path: a 16-byte FIFO (1 byte with FIFOs off) fed from a host-side queue, so
- * input pasted faster than the guest reads is held back (flow control) rather than lost.
+ * input pasted faster than the guest reads is held back rather than lost. The host side
+ * behaves like a terminal with RTS/CTS flow control: it sends only while the guest asserts
+ * RTS (MCR bit 1). Linux raises RTS when the tty is opened and drops it on hangup (and on
+ * throttle with CRTSCTS), so input typed or piped in before the guest's console is open
+ * waits in the host queue instead of being thrown away by the driver's FIFO clears during
+ * probe and startup.
  * Below the FIFO trigger level the pending interrupt is the character timeout (IIR 0x0C),
  * at or above it received-data-available (0x04), as the guest would see after the
  * 4-character-time timeout. In loopback mode transmitted bytes go to the receiver; when
@@ -274,12 +279,9 @@ public final class Serial16550 extends ByteRegisterDevice implements AutoCloseab
     }
 
     private void writeMcr(int value) {
-        boolean wasLoop = (mcr & MCR_LOOP) != 0;
         mcr = value & 0x1F;
         updateModemStatus();
-        if (wasLoop && (mcr & MCR_LOOP) == 0) {
-            refillRx();
-        }
+        refillRx(); // leaving loopback or raising RTS lets held-back input in
         updateIrq();
     }
 
@@ -345,9 +347,12 @@ public final class Serial16550 extends ByteRegisterDevice implements AutoCloseab
         rxCount++;
     }
 
-    /** Moves held-back host input into the receiver while it has room (not in loopback). */
+    /**
+     * Moves held-back host input into the receiver while it has room, the guest asserts
+     * RTS, and the receiver is not looped back.
+     */
     private void refillRx() {
-        if ((mcr & MCR_LOOP) != 0) {
+        if ((mcr & MCR_LOOP) != 0 || (mcr & MCR_RTS) == 0) {
             return;
         }
         int capacity = rxCapacity();

@@ -4,6 +4,7 @@ import io.qingtian.hypervisor.x86.X86Layout;
 import io.qingtian.kvm.KvmVm;
 import io.qingtian.sys.Libc;
 import io.qingtian.sys.LinuxException;
+import io.qingtian.sys.Madvise;
 import io.qingtian.virtio.memory.GuestMemory;
 import io.qingtian.virtio.memory.GuestRegion;
 import java.lang.foreign.MemorySegment;
@@ -11,9 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The VM's RAM: one memfd mapped MAP_SHARED (so the card's vhost-user backends can map the
- * same pages later), split around the 32-bit MMIO hole: up to 3 GiB at guest-physical 0,
- * the rest at 4 GiB. The regions are registered as KVM memory slots 0 and 1.
+ * The VM's RAM, split around the 32-bit MMIO hole: up to 3 GiB at guest-physical 0, the rest
+ * at 4 GiB, registered as KVM memory slots 0 and 1. By default one memfd mapped MAP_SHARED,
+ * so the card's vhost-user backends can map the same pages (see {@link Backing}).
  */
 public final class GuestRam implements AutoCloseable {
     private final int memfd;
@@ -40,27 +41,57 @@ public final class GuestRam implements AutoCloseable {
         return total - lowBytes(total);
     }
 
-    /** Creates {@code total} bytes (a multiple of 4 KiB) of zeroed, lazily allocated guest RAM. */
+    /**
+     * How guest RAM is backed on the host.
+     * <ul>
+     *   <li>{@link #SHARED_MEMFD}: one memfd mapped MAP_SHARED; another process (the card's
+     *       vhost-user backends) can map the same pages. shmem gets transparent huge pages only
+     *       when the host allows it (transparent_hugepage/shmem_enabled), so nested paging
+     *       works with 4 KiB pages.</li>
+     *   <li>{@link #PRIVATE_ANONYMOUS}: private anonymous memory with MADV_HUGEPAGE: 2 MiB
+     *       pages on a default host, far fewer nested-paging faults (measured in the lab: the
+     *       stock kernel's first console output came about 2x sooner), but no sharing.</li>
+     * </ul>
+     */
+    public enum Backing { SHARED_MEMFD, PRIVATE_ANONYMOUS }
+
+    /** Creates {@code total} bytes (a multiple of 4 KiB) of zeroed, lazily allocated, shareable guest RAM. */
     public static GuestRam allocate(long total) {
+        return allocate(total, Backing.SHARED_MEMFD);
+    }
+
+    /** Creates {@code total} bytes (a multiple of 4 KiB) of zeroed, lazily allocated guest RAM. */
+    public static GuestRam allocate(long total, Backing backing) {
         if (total <= 0 || (total & 0xfff) != 0) {
             throw new IllegalArgumentException("guest RAM must be a positive multiple of 4 KiB: " + total);
         }
         long low = lowBytes(total);
         long high = highBytes(total);
-        int fd = Libc.memfdCreate("qingtian-guest-ram", Libc.MFD_CLOEXEC);
+        boolean anonymous = backing == Backing.PRIVATE_ANONYMOUS;
+        int fd = anonymous ? -1 : Libc.memfdCreate("qingtian-guest-ram", Libc.MFD_CLOEXEC);
         List<MemorySegment> maps = new ArrayList<>();
         try {
-            Libc.ftruncate(fd, total);
+            if (!anonymous) {
+                Libc.ftruncate(fd, total);
+            }
+            int flags = anonymous ? Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE
+                    : Libc.MAP_SHARED | Libc.MAP_NORESERVE;
             List<GuestRegion> regions = new ArrayList<>();
             int prot = Libc.PROT_READ | Libc.PROT_WRITE;
             // MAP_NORESERVE: a 256 MiB guest that touches 100 MiB costs 100 MiB.
-            MemorySegment lowMap = Libc.mmap(low, prot, Libc.MAP_SHARED | Libc.MAP_NORESERVE, fd, 0);
+            MemorySegment lowMap = Libc.mmap(low, prot, flags, fd, 0);
             maps.add(lowMap);
             regions.add(new GuestRegion(0, lowMap, fd, 0));
             if (high > 0) {
-                MemorySegment highMap = Libc.mmap(high, prot, Libc.MAP_SHARED | Libc.MAP_NORESERVE, fd, low);
+                MemorySegment highMap = Libc.mmap(high, prot, flags, fd, anonymous ? 0 : low);
                 maps.add(highMap);
-                regions.add(new GuestRegion(X86Layout.MMIO_HOLE_END, highMap, fd, low));
+                regions.add(new GuestRegion(X86Layout.MMIO_HOLE_END, highMap, fd, anonymous ? 0 : low));
+            }
+            for (MemorySegment m : maps) {
+                // Huge pages mean fewer nested-paging faults and TLB misses; a hint the host may ignore
+                // (for memfd it needs /sys/kernel/mm/transparent_hugepage/shmem_enabled = advise).
+                Madvise.tryAdvise(m, Madvise.MADV_HUGEPAGE);
+                Madvise.tryAdvise(m, Madvise.MADV_DONTDUMP);
             }
             return new GuestRam(fd, List.copyOf(maps), new GuestMemory(regions), low, high);
         } catch (RuntimeException e) {

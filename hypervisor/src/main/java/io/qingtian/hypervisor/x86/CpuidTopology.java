@@ -18,6 +18,13 @@ public final class CpuidTopology {
     static final int LEAF_FEATURES = 0x1;
     static final int LEAF_CACHE_PARAMS = 0x4;
     static final int LEAF_EXT_TOPOLOGY = 0xb;
+    static final int LEAF_XSAVE = 0xd;
+    /** CPUID.1:ECX bit 28: AVX. */
+    static final int ECX_AVX = 1 << 28;
+    /** XCR0 bit 2: the AVX (YMM upper halves) state component. */
+    static final int XCR0_YMM = 1 << 2;
+    /** Legacy FXSAVE area plus the XSAVE header: the size with only x87 and SSE state. */
+    static final int XSAVE_LEGACY_SIZE = 512 + 64;
     static final int LEAF_V2_EXT_TOPOLOGY = 0x1f;
     static final int LEAF_HYPERVISOR = 0x4000_0000;
     static final int LEAF_KVM_FEATURES = 0x4000_0001;
@@ -76,6 +83,12 @@ public final class CpuidTopology {
             }
         }
         boolean amd = isAmd(supported);
+        boolean avx = false;
+        for (CpuidEntry e : supported) {
+            if (e.function() == LEAF_FEATURES) {
+                avx = (e.ecx() & ECX_AVX) != 0;
+            }
+        }
         boolean hasHypervisorLeaf = false;
         List<CpuidEntry> out = new ArrayList<>(supported.size() + 8);
         for (CpuidEntry e : supported) {
@@ -92,6 +105,7 @@ public final class CpuidTopology {
                     int eax = (e.eax() & 0x3fff) | (sharing << 14) | (((1 << coreBits) - 1) << 26);
                     out.add(e.withEax(eax));
                 }
+                case LEAF_XSAVE -> out.add(e.index() == 0 && !avx ? xsaveWithoutAvx(e, supported) : e);
                 case LEAF_EXT_TOPOLOGY, LEAF_V2_EXT_TOPOLOGY -> {
                     // replaced below
                 }
@@ -119,6 +133,23 @@ public final class CpuidTopology {
             out.addAll(extendedTopology(LEAF_V2_EXT_TOPOLOGY, apicId, coreBits, vcpuCount));
         }
         return List.copyOf(out);
+    }
+
+    /**
+     * Keeps leaf 0xD consistent with leaf 1: a CPU model without AVX (QEMU TCG's, so the lab's
+     * L1) may still list the AVX state in 0xD, and Linux then warns "XSAVE consistency
+     * problem" and falls back. Drop the component and shrink the maximum size (ECX) to what the
+     * remaining components need; EBX follows the guest's XCR0 at run time.
+     */
+    static CpuidEntry xsaveWithoutAvx(CpuidEntry sub0, List<CpuidEntry> supported) {
+        int components = sub0.eax() & ~XCR0_YMM;
+        int max = XSAVE_LEGACY_SIZE;
+        for (CpuidEntry e : supported) {
+            if (e.function() == LEAF_XSAVE && e.index() >= 2 && e.index() < 32 && (components & (1 << e.index())) != 0) {
+                max = Math.max(max, e.ebx() + e.eax()); // offset + size of the component
+            }
+        }
+        return sub0.withEax(components).withEcx(max);
     }
 
     /**

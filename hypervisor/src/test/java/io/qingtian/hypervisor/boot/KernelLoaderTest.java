@@ -86,6 +86,20 @@ class KernelLoaderTest {
     }
 
     @Test
+    void checkValidatesWithoutTouchingGuestMemory() throws Exception {
+        Path k = file("bz", SyntheticKernels.goodBzImage());
+        Path rd = initramfs(1 << 20);
+        LoadedKernel planned = KernelLoader.check(k, rd, "console=ttyS0", RAM);
+        assertThat(planned.entry()).isEqualTo(SyntheticKernels.PREF_ADDRESS + 0x200);
+        assertThat(planned.initramfsAddr() + planned.initramfsSize()).isLessThanOrEqualTo(RAM);
+        assertThat(mem.read(SyntheticKernels.PREF_ADDRESS, 16)).containsOnly(0);
+        assertThatThrownBy(() -> KernelLoader.check(k, rd, "", 24L << 20))
+                .isInstanceOf(UserError.class).hasMessageContaining("memory too small");
+        assertThatThrownBy(() -> KernelLoader.check(k, null, "y".repeat(4000), RAM))
+                .isInstanceOf(UserError.class).hasMessageContaining("too long");
+    }
+
+    @Test
     void oldBootProtocolIsRejectedWithTheVersion() throws Exception {
         Path k = file("old", SyntheticKernels.bzImage(0x020b, 0x01, 0x03, 0x1000));
         assertThatThrownBy(() -> KernelLoader.load(mem, k, null, "", RAM, e820, 0))

@@ -4,15 +4,15 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Kernel images built in the test: the fields the loader reads, nothing else. */
-final class SyntheticKernels {
+public final class SyntheticKernels {
     static final int SETUP_SECTS = 4;
-    static final long PREF_ADDRESS = 0x100_0000L;
+    public static final long PREF_ADDRESS = 0x100_0000L;
     static final long INIT_SIZE = 0x80_0000L;
 
     private SyntheticKernels() {}
 
     /** A bzImage: boot sector + 4 setup sectors, then {@code payload} bytes of protected-mode kernel. */
-    static ByteBuffer bzImage(int version, int loadflags, int xloadflags, int payload) {
+    public static ByteBuffer bzImage(int version, int loadflags, int xloadflags, int payload) {
         int offset = (SETUP_SECTS + 1) * 512;
         ByteBuffer b = ByteBuffer.allocate(offset + payload).order(ByteOrder.LITTLE_ENDIAN);
         b.put(0x1f1, (byte) SETUP_SECTS);
@@ -35,7 +35,18 @@ final class SyntheticKernels {
         return b;
     }
 
-    static ByteBuffer goodBzImage() {
+    /**
+     * A bzImage whose 64-bit entry (load address + 0x200) runs {@code code}, with a small
+     * init_size so a 32 MiB VM can hold it.
+     */
+    public static byte[] bzImageRunning(byte[] code) {
+        ByteBuffer b = bzImage(0x020f, 0x01, 0x03, 0x200 + code.length);
+        b.putInt(0x260, 0x10000); // init_size
+        b.put((SETUP_SECTS + 1) * 512 + 0x200, code);
+        return b.array();
+    }
+
+    public static ByteBuffer goodBzImage() {
         return bzImage(0x020f, 0x01, 0x03, 0x3000);
     }
 
@@ -44,7 +55,7 @@ final class SyntheticKernels {
      * (memsz = filesz + 0x1000 of bss) and one PT_NOTE with Xen's PHYS32_ENTRY = {@code entry}
      * (an 8-byte descriptor, as Linux emits it), unless {@code withNote} is false.
      */
-    static ByteBuffer elf(long paddr, byte[] code, long entry, boolean withNote) {
+    public static ByteBuffer elf(long paddr, byte[] code, long entry, boolean withNote) {
         int phoff = 64;
         int phnum = withNote ? 2 : 1;
         int noteOff = phoff + 56 * phnum;

@@ -62,6 +62,7 @@ class Serial16550Test {
 
     @Test
     void lsrShowsTransmitterEmptyAndNeverReadsFF() {
+        outb(MCR, MCR_DTR | MCR_RTS | MCR_OUT2); // the tty is open
         assertThat(in(LSR)).isEqualTo(LSR_THRE | LSR_TEMT);
         uart.queueInput(new byte[] {'x'});
         assertThat(in(LSR)).isEqualTo(LSR_THRE | LSR_TEMT | LSR_DR);
@@ -191,6 +192,7 @@ class Serial16550Test {
 
     @Test
     void hostInputRaisesReceiveInterrupts() {
+        outb(MCR, MCR_DTR | MCR_RTS | MCR_OUT2); // the tty is open
         outb(IER_DLM, IER_RDI);
         uart.queueInput(new byte[] {'a'});
         assertThat(irq.level()).isTrue();
@@ -209,6 +211,7 @@ class Serial16550Test {
 
     @Test
     void inputBeyondTheFifoIsHeldBackNotLost() {
+        outb(MCR, MCR_DTR | MCR_RTS | MCR_OUT2); // the tty is open
         outb(IIR_FCR, FCR_ENABLE_FIFO);
         byte[] paste = new byte[1000];
         for (int i = 0; i < paste.length; i++) {
@@ -225,6 +228,7 @@ class Serial16550Test {
 
     @Test
     void inputFromAnotherThreadArrivesCompleteAndInOrder() throws Exception {
+        outb(MCR, MCR_DTR | MCR_RTS | MCR_OUT2); // the tty is open
         outb(IIR_FCR, FCR_ENABLE_FIFO);
         int total = 20_000;
         Thread producer = Thread.ofPlatform().start(() -> {
@@ -280,6 +284,39 @@ class Serial16550Test {
         // Scratch register works.
         outb(SCR, 0xA5);
         assertThat(in(SCR)).isEqualTo(0xA5);
+    }
+
+    @Test
+    void hostInputWaitsForRtsSoProbeAndStartupDoNotEatIt() {
+        uart.queueInput("ls\n".getBytes(StandardCharsets.US_ASCII)); // piped in at VM start
+        // Linux's 8250 probe and startup: loopback test, FIFO enable and clear, RTS still low.
+        outb(MCR, MCR_LOOP | 0x0A);
+        outb(MCR, 0);
+        outb(IIR_FCR, FCR_ENABLE_FIFO | FCR_CLEAR_RCVR | FCR_CLEAR_XMIT);
+        assertThat(in(LSR) & LSR_DR).isZero();
+        outb(IIR_FCR, FCR_ENABLE_FIFO | FCR_CLEAR_RCVR | 0x80);
+        outb(IER_DLM, IER_RDI);
+        assertThat(irq.level()).isFalse();
+        // The tty is opened: DTR and RTS go up, and the input arrives whole.
+        outb(MCR, MCR_DTR | MCR_RTS | MCR_OUT2);
+        assertThat(irq.level()).isTrue();
+        assertThat(in(RBR_THR_DLL)).isEqualTo('l');
+        assertThat(in(RBR_THR_DLL)).isEqualTo('s');
+        assertThat(in(RBR_THR_DLL)).isEqualTo('\n');
+        assertThat(in(LSR) & LSR_DR).isZero();
+    }
+
+    @Test
+    void droppingRtsStopsTheHostSending() {
+        outb(IIR_FCR, FCR_ENABLE_FIFO);
+        outb(MCR, MCR_RTS);
+        uart.queueInput(new byte[] {1});
+        outb(MCR, 0); // throttled
+        uart.queueInput(new byte[] {2});
+        assertThat(in(RBR_THR_DLL)).isEqualTo(1);
+        assertThat(in(LSR) & LSR_DR).isZero();
+        outb(MCR, MCR_RTS);
+        assertThat(in(RBR_THR_DLL)).isEqualTo(2);
     }
 
     @Test

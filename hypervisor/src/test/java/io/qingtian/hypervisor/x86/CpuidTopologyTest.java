@@ -60,6 +60,21 @@ class CpuidTopologyTest {
     }
 
     @Test
+    void xsaveLeafDropsAvxStateWhenTheCpuHasNoAvx() {
+        List<CpuidEntry> noAvx = new java.util.ArrayList<>(AMD);
+        noAvx.set(1, AMD.get(1).withEcx(AMD.get(1).ecx() & ~(1 << 28))); // a CPU model without AVX
+        noAvx.add(new CpuidEntry(0xd, 0, 1, 0x7, 0x240, 0x340, 0));
+        noAvx.add(new CpuidEntry(0xd, 2, 1, 0x100, 0x240, 0, 0));
+        CpuidEntry d0 = find(CpuidTopology.forVcpu(noAvx, 0, 1), 0xd, 0);
+        assertThat(d0.eax()).isEqualTo(0x3);
+        assertThat(d0.ecx()).isEqualTo(576);
+
+        List<CpuidEntry> withAvx = new java.util.ArrayList<>(noAvx);
+        withAvx.set(1, AMD.get(1).withEcx(AMD.get(1).ecx() | (1 << 28)));
+        assertThat(find(CpuidTopology.forVcpu(withAvx, 0, 1), 0xd, 0)).isEqualTo(new CpuidEntry(0xd, 0, 1, 0x7, 0x240, 0x340, 0));
+    }
+
+    @Test
     void coreIdBitsIsCeilLog2() {
         assertThat(CpuidTopology.coreIdBits(1)).isZero();
         assertThat(CpuidTopology.coreIdBits(2)).isEqualTo(1);

@@ -4,10 +4,22 @@ package io.qingtian.network.packet;
 public final class Checksum {
     private Checksum() {}
 
-    /** Adds {@code len} bytes at {@code off} to a running 32-bit partial sum. */
+    private static final java.lang.invoke.VarHandle LONG_BE =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.BIG_ENDIAN);
+
+    /**
+     * Adds {@code len} bytes at {@code off} to a running partial sum. Eight bytes at a time as
+     * two 32-bit words: one's complement addition is associative and 2^16 = 1 modulo
+     * 2^16 - 1, so wider partial sums fold to the same 16-bit result (RFC 1071 §2(B)).
+     */
     public static long add(long sum, byte[] b, int off, int len) {
         int i = off;
         int end = off + len;
+        while (i + 7 < end) {
+            long v = (long) LONG_BE.get(b, i);
+            sum += (v >>> 32) + (v & 0xffffffffL);
+            i += 8;
+        }
         while (i + 1 < end) {
             sum += ((b[i] & 0xff) << 8) | (b[i + 1] & 0xff);
             i += 2;
@@ -19,6 +31,8 @@ public final class Checksum {
     }
 
     public static int fold(long sum) {
+        sum = (sum & 0xffffffffL) + (sum >>> 32);
+        sum = (sum & 0xffffffffL) + (sum >>> 32);
         while ((sum >>> 16) != 0) {
             sum = (sum & 0xffff) + (sum >>> 16);
         }

@@ -30,6 +30,30 @@ public record RateLimit(long bitsPerSecond, long packetsPerSecond) {
                     : new TokenBucket(limit.packetsPerSecond, Math.max(limit.packetsPerSecond / 100, 2), now);
         }
 
+        /**
+         * Shaping instead of policing: 0 when the frame may go now (its tokens are taken),
+         * else how long to wait before asking again.
+         */
+        long delay(int frameBytes, long now) {
+            long b = 8L * frameBytes;
+            long wait = 0;
+            if (bits != null) {
+                wait = bits.nanosUntil(b, now);
+            }
+            if (packets != null) {
+                wait = Math.max(wait, packets.nanosUntil(1, now));
+            }
+            if (wait == 0) {
+                if (bits != null) {
+                    bits.tryTake(Math.min(b, bits.burstTokens()), now);
+                }
+                if (packets != null) {
+                    packets.tryTake(1, now);
+                }
+            }
+            return wait;
+        }
+
         boolean admit(int frameBytes, long now) {
             long b = 8L * frameBytes;
             if (bits != null && !bits.has(b, now)) {

@@ -20,6 +20,10 @@ public final class TokenBucket {
         this.last = nowNanos;
     }
 
+    long burstTokens() {
+        return (long) burst;
+    }
+
     /** Takes {@code n} tokens if available. */
     public boolean tryTake(long n, long nowNanos) {
         refill(nowNanos);
@@ -34,6 +38,13 @@ public final class TokenBucket {
     public boolean has(long n, long nowNanos) {
         refill(nowNanos);
         return tokens >= n;
+    }
+
+    /** Nanoseconds until {@code n} tokens (capped at the burst) are available; 0 if they are now. */
+    public long nanosUntil(long n, long nowNanos) {
+        refill(nowNanos);
+        double need = Math.min(n, burst) - tokens;
+        return need <= 0 ? 0 : (long) Math.ceil(need / ratePerNano);
     }
 
     private void refill(long now) {

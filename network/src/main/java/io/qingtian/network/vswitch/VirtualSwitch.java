@@ -335,6 +335,25 @@ public final class VirtualSwitch {
      * frame in place (routing); it does not keep a reference after returning.
      */
     public synchronized void fromPort(Port port, byte[] frame, int length) {
+        fromPort(port, frame, length, true);
+    }
+
+    /**
+     * For backends that shape rather than police (they can hold the guest's transmit queue):
+     * 0 when a frame of {@code length} bytes may be sent now — its tokens are taken and the
+     * next {@link #fromShapedPort} call will not charge it again — else nanoseconds to wait.
+     */
+    public synchronized long shapingDelay(Port port, int length) {
+        RateLimit.Limiter l = port.limiter;
+        return l == null ? 0 : l.delay(length, clock.getAsLong());
+    }
+
+    /** {@link #fromPort} for a frame already admitted by {@link #shapingDelay}. */
+    public synchronized void fromShapedPort(Port port, byte[] frame, int length) {
+        fromPort(port, frame, length, false);
+    }
+
+    private void fromPort(Port port, byte[] frame, int length, boolean police) {
         PortCounters c = port.counters;
         c.rx(length);
         if (ports.get(port.name()) != port) {
@@ -342,7 +361,7 @@ public final class VirtualSwitch {
             return;
         }
         long now = clock.getAsLong();
-        if (port.limiter != null && !port.limiter.admit(length, now)) {
+        if (police && port.limiter != null && !port.limiter.admit(length, now)) {
             c.drop(DropReason.RATE_LIMIT);
             return;
         }
@@ -433,6 +452,15 @@ public final class VirtualSwitch {
         u.counters.tx(length);
     }
 
+    /**
+     * Counts a frame from {@code port}'s guest that its backend had to drop before the switch
+     * could see it (a bad virtio-net header, an unusable descriptor chain).
+     */
+    public synchronized void dropFromPort(Port port, int length, DropReason reason) {
+        port.counters.rx(length);
+        port.counters.drop(reason);
+    }
+
     /** Switches one frame that arrived on a VPC's uplink (from the host). */
     public synchronized void fromUplink(Uplink u, byte[] frame, int length) {
         PortCounters c = u.counters;
@@ -518,11 +546,16 @@ public final class VirtualSwitch {
         // Unknown unicast: flood within the subnet only (IEEE 802.1D), each copy subject to
         // the receiving port's security groups.
         List<Port> all = s.ports;
+        boolean any = false;
         for (int i = 0; i < all.size(); i++) {
             Port o = all.get(i);
             if (o != from && o.linkUp()) {
                 deliver(o, p, frame, length, now);
+                any = true;
             }
+        }
+        if (!any) {
+            from.counters.drop(DropReason.UNKNOWN_DESTINATION);
         }
     }
 

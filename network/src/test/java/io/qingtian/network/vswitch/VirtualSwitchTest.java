@@ -298,6 +298,29 @@ class VirtualSwitchTest {
     }
 
     @Test
+    void shapingDelaysInsteadOfDropping() {
+        sw.addRule("web", SecurityRule.of("udp", "2", "10.0.0.0/16"));
+        sw.setRateLimit("a", new RateLimit(8_000_000, 0)); // 1 MB/s
+        byte[] f = Frames.udp(a.mac(), b.mac(), a.ip(), b.ip(), 1, 2, new byte[958]); // 1000-byte frames
+        long start = now;
+        int sent = 0;
+        while (now - start < 1_000_000_000L) {
+            long d = sw.shapingDelay(a.port, f.length);
+            if (d > 0) {
+                assertThat(d).isLessThanOrEqualTo(1_000_000L);
+                now += d;
+                continue;
+            }
+            sw.fromShapedPort(a.port, f, f.length);
+            sent++;
+        }
+        // 1 s at 1 MB/s plus the 10 ms burst, nothing dropped.
+        assertThat(sent).isBetween(1000, 1012);
+        assertThat(b.received).hasSize(sent);
+        assertThat(sw.stats("a").drops(DropReason.RATE_LIMIT)).isZero();
+    }
+
+    @Test
     void rejectsBadControlPlaneRequests() {
         assertThatThrownBy(() -> sw.createSubnet("x", "blue", Cidr.parse("10.0.1.128/25"), null, null))
                 .isInstanceOf(NetworkException.class).hasMessageContaining("overlaps");

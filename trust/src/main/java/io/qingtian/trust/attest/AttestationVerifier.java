@@ -39,7 +39,8 @@ public final class AttestationVerifier {
     public static AttestationDocument verify(byte[] document, X509Certificate root, byte[] expectedNonce,
                                              Map<Integer, byte[]> expectedPcrs, Instant now) throws TrustException {
         CoseSign1 cose = CoseSign1.decode(document, MAX_DOCUMENT);
-        AttestationDocument doc = AttestationDocument.fromCbor(CborDecoder.decode(cose.payload(), CborDecoder.DEFAULT_MAX_DEPTH, MAX_DOCUMENT));
+        AttestationDocument doc = AttestationDocument.fromCbor(
+                CborDecoder.decodeLenient(cose.payload(), CborDecoder.DEFAULT_MAX_DEPTH, MAX_DOCUMENT));
 
         byte[] rootDer;
         try {

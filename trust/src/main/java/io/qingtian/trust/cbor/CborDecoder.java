@@ -14,7 +14,9 @@ import java.util.Set;
  * A strict decoder for hostile input (attestation documents come from the network). It accepts
  * exactly one well-formed item (RFC 8949 §5.3.1) and refuses, with a message naming the offset:
  * <ul>
- *   <li>indefinite lengths and break codes (§3.2) — attestation documents never use them;</li>
+ *   <li>indefinite lengths and break codes (§3.2) — ours never use them; {@link #decodeLenient}
+ *       accepts indefinite-length arrays and maps only (recent Nitro Secure Module documents
+ *       encode their payload map that way), still bounded by the input and the depth limit;</li>
  *   <li>non-preferred (longer than necessary) arguments (§4.2.1), so one value has one encoding;</li>
  *   <li>floats, undefined and unassigned simple values;</li>
  *   <li>integers outside the long range, invalid UTF-8 text (§5.3.1), duplicate map keys (§5.6),
@@ -29,11 +31,13 @@ public final class CborDecoder {
 
     private final byte[] in;
     private final int maxDepth;
+    private final boolean indefiniteContainers;
     private int pos;
 
-    private CborDecoder(byte[] in, int maxDepth) {
+    private CborDecoder(byte[] in, int maxDepth, boolean indefiniteContainers) {
         this.in = in;
         this.maxDepth = maxDepth;
+        this.indefiniteContainers = indefiniteContainers;
     }
 
     public static CborItem decode(byte[] input) throws CborException {
@@ -41,13 +45,22 @@ public final class CborDecoder {
     }
 
     public static CborItem decode(byte[] input, int maxDepth, int maxInput) throws CborException {
+        return decode(input, maxDepth, maxInput, false);
+    }
+
+    /** As {@link #decode(byte[], int, int)}, but indefinite-length arrays and maps are accepted. */
+    public static CborItem decodeLenient(byte[] input, int maxDepth, int maxInput) throws CborException {
+        return decode(input, maxDepth, maxInput, true);
+    }
+
+    private static CborItem decode(byte[] input, int maxDepth, int maxInput, boolean indefinite) throws CborException {
         if (input.length == 0) {
             throw new CborException("CBOR: empty input");
         }
         if (input.length > maxInput) {
             throw new CborException("CBOR: input of " + input.length + " bytes exceeds the limit of " + maxInput);
         }
-        CborDecoder d = new CborDecoder(input, maxDepth);
+        CborDecoder d = new CborDecoder(input, maxDepth, indefinite);
         CborItem item = d.item(0);
         if (d.pos != input.length) {
             throw new CborException("CBOR: " + (input.length - d.pos) + " trailing bytes after the item at offset " + d.pos);
@@ -65,6 +78,9 @@ public final class CborDecoder {
         int ai = ib & 0x1f;
         if (major == 7) {
             return simple(ai, start);
+        }
+        if (ai == 31 && indefiniteContainers && (major == 4 || major == 5)) {
+            return indefinite(major, depth, start);
         }
         long arg = argument(ai, start);
         return switch (major) {
@@ -111,6 +127,38 @@ public final class CborDecoder {
             case 6 -> new CborItem.Tag(arg, item(depth + 1));
             default -> throw new AssertionError(major);
         };
+    }
+
+    /** §3.2.2: items until the break byte 0xff. Every item takes at least one byte, so the loop is bounded by the input. */
+    private CborItem indefinite(int major, int depth, int start) throws CborException {
+        List<CborItem> items = new ArrayList<>();
+        List<Map.Entry<CborItem, CborItem>> entries = new ArrayList<>();
+        Set<CborItem> seen = new HashSet<>();
+        while (true) {
+            if (pos >= in.length) {
+                throw errorAt(start, "indefinite-length item has no break");
+            }
+            if ((in[pos] & 0xff) == 0xff) {
+                pos++;
+                return major == 4 ? new CborItem.Array(items) : new CborItem.CborMap(entries);
+            }
+            if (major == 4) {
+                items.add(item(depth + 1));
+                continue;
+            }
+            int keyAt = pos;
+            CborItem key = item(depth + 1);
+            if (!(key instanceof CborItem.Int || key instanceof CborItem.Text || key instanceof CborItem.Bytes)) {
+                throw errorAt(keyAt, "map key must be an integer or a string");
+            }
+            if (!seen.add(key)) {
+                throw errorAt(keyAt, "duplicate map key " + describe(key));
+            }
+            if (pos < in.length && (in[pos] & 0xff) == 0xff) {
+                throw errorAt(pos, "break between a map key and its value");
+            }
+            entries.add(Map.entry(key, item(depth + 1)));
+        }
     }
 
     private CborItem simple(int ai, int start) throws CborException {

@@ -28,7 +28,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /** {@code qt attest ...}: issue and check attestation documents. */
-@Command(name = "attest", description = "Request and verify attestation documents (COSE_Sign1/ES384, Nitro field set).",
+@Command(name = "attest", mixinStandardHelpOptions = true, description = "Request and verify attestation documents (COSE_Sign1/ES384, Nitro field set).",
         subcommands = {AttestCommand.Request.class, AttestCommand.Verify.class})
 public final class AttestCommand implements Runnable {
     @CommandLine.Spec
@@ -39,7 +39,7 @@ public final class AttestCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    @Command(name = "request", description = "Issue a document from the card state DIR (creates the card identity on first use).")
+    @Command(name = "request", mixinStandardHelpOptions = true, description = "Issue a document from the card state DIR (creates the card identity on first use).")
     static final class Request implements Runnable {
         @Option(names = "--state", required = true, paramLabel = "DIR") Path state;
         @Option(names = "--nonce", required = true, paramLabel = "HEX") String nonce;
@@ -74,7 +74,7 @@ public final class AttestCommand implements Runnable {
         }
     }
 
-    @Command(name = "verify", description = "Check a document: chain to ROOT, signature, nonce, expected PCRs.")
+    @Command(name = "verify", mixinStandardHelpOptions = true, description = "Check a document: chain to ROOT, signature, nonce, expected PCRs.")
     static final class Verify implements Runnable {
         @Parameters(paramLabel = "DOC") Path doc;
         @Option(names = "--root", required = true, paramLabel = "CERT", description = "The card root certificate (PEM) to trust.") Path root;

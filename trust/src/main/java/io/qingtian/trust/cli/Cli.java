@@ -2,7 +2,7 @@ package io.qingtian.trust.cli;
 
 import io.qingtian.sys.UserError;
 import io.qingtian.trust.TrustException;
-import io.qingtian.trust.crypto.KeyFiles;
+import io.qingtian.trust.crypto.SecretFiles;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -31,7 +31,8 @@ final class Cli {
             return null;
         }
         try {
-            String s = new String(KeyFiles.readSmall(file, 4096), StandardCharsets.UTF_8);
+            // A passphrase file is a secret like a key: same permission rules.
+            String s = new String(SecretFiles.readPrivate(file), StandardCharsets.UTF_8);
             s = s.endsWith("\n") ? s.substring(0, s.length() - 1) : s;
             if (s.isEmpty()) {
                 throw new UserError(file + ": passphrase file is empty");

@@ -13,6 +13,7 @@ import io.qingtian.trust.measure.HypervisorBuild;
 import io.qingtian.trust.measure.MeasuredBoot;
 import io.qingtian.trust.measure.MeasurementStore;
 import io.qingtian.trust.release.ReleaseVerifier;
+import io.qingtian.trust.release.RunningRelease;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -24,9 +25,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /** {@code qt image ...}: image-signing keys, signed boot manifests, and their verification. */
-@Command(name = "image", description = "Sign and verify boot manifests (secure boot).",
+@Command(name = "image", mixinStandardHelpOptions = true, description = "Sign and verify boot manifests (secure boot).",
         subcommands = {ImageCommand.Keygen.class, ImageCommand.Sign.class, ImageCommand.Verify.class,
-                ImageCommand.Measure.class, ImageCommand.SignRelease.class})
+                ImageCommand.Measure.class, ImageCommand.SignRelease.class, ImageCommand.VerifyRelease.class})
 public final class ImageCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -36,7 +37,7 @@ public final class ImageCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    @Command(name = "keygen", description = "Generate an Ed25519 signing key: PREFIX.key (0600) and PREFIX.pub.")
+    @Command(name = "keygen", mixinStandardHelpOptions = true, description = "Generate an Ed25519 signing key: PREFIX.key (0600) and PREFIX.pub.")
     static final class Keygen implements Runnable {
         @Option(names = "--out", required = true, paramLabel = "PREFIX") Path prefix;
         @Option(names = "--passphrase-file", paramLabel = "FILE", description = "Wrap the private key under this passphrase.")
@@ -57,7 +58,7 @@ public final class ImageCommand implements Runnable {
         }
     }
 
-    @Command(name = "sign", description = "Write a boot manifest for KERNEL [INITRAMFS] [CMDLINE] and its detached signature MANIFEST.sig.")
+    @Command(name = "sign", mixinStandardHelpOptions = true, description = "Write a boot manifest for KERNEL [INITRAMFS] [CMDLINE] and its detached signature MANIFEST.sig.")
     static final class Sign implements Runnable {
         @Option(names = "--key", required = true, paramLabel = "PRIVATE_KEY") Path key;
         @Option(names = "--kernel", required = true, paramLabel = "K") Path kernel;
@@ -78,7 +79,7 @@ public final class ImageCommand implements Runnable {
         }
     }
 
-    @Command(name = "verify", description = "Verify MANIFEST's signature against the trust anchor(s) and re-hash the files it names.")
+    @Command(name = "verify", mixinStandardHelpOptions = true, description = "Verify MANIFEST's signature against the trust anchor(s) and re-hash the files it names.")
     static final class Verify implements Runnable {
         @Option(names = "--trust", required = true, paramLabel = "PUBLIC_KEY",
                 description = "An Ed25519 public key (PEM), or a directory of them.") Path trust;
@@ -95,7 +96,7 @@ public final class ImageCommand implements Runnable {
         }
     }
 
-    @Command(name = "measure", description = "Verify MANIFEST and record its measurements in the card state (as a launch would); print the PCRs.")
+    @Command(name = "measure", mixinStandardHelpOptions = true, description = "Verify MANIFEST and record its measurements in the card state (as a launch would); print the PCRs.")
     static final class Measure implements Runnable {
         @Option(names = "--trust", required = true, paramLabel = "PUBLIC_KEY") Path trust;
         @Option(names = "--state", required = true, paramLabel = "DIR") Path state;
@@ -127,7 +128,9 @@ public final class ImageCommand implements Runnable {
     @Command(name = "sign-release", description = "Write DIR/release.json (+ .sig) listing every jar under DIR with VERSION.")
     static final class SignRelease implements Runnable {
         @Option(names = "--key", required = true, paramLabel = "PRIVATE_KEY") Path key;
-        @Option(names = "--version", required = true, paramLabel = "N") long version;
+        @Option(names = "--version", required = true, paramLabel = "N", description = "Release version (anti-rollback number).")
+        long version;
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.") boolean help;
         @Option(names = "--dir", required = true, paramLabel = "DIR") Path dir;
 
         @Override
@@ -137,6 +140,23 @@ public final class ImageCommand implements Runnable {
                 System.out.println("wrote " + dir.resolve("release.json") + ": release " + m.version() + ", " + m.jars().size() + " jars");
             } catch (TrustException e) {
                 throw Cli.error(e, 2);
+            }
+        }
+    }
+
+    @Command(name = "verify-release", mixinStandardHelpOptions = true, description = "Check card software: the jars of DIR (default: this qt's install) against its signed release.json.")
+    static final class VerifyRelease implements Runnable {
+        @Option(names = "--key", required = true, paramLabel = "RELEASE_PUBLIC_KEY") Path key;
+        @Option(names = "--dir", paramLabel = "DIR") Path dir;
+
+        @Override
+        public void run() {
+            try {
+                var m = dir == null ? RunningRelease.verify(key)
+                        : ReleaseVerifier.check(dir, KeyFiles.readPublic(key, "Ed25519"));
+                System.out.println("OK release " + m.version() + ": " + m.jars().size() + " jars match");
+            } catch (TrustException e) {
+                throw Cli.error(e, Cli.REFUSED);
             }
         }
     }

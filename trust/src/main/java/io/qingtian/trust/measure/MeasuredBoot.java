@@ -53,8 +53,10 @@ public final class MeasuredBoot {
      * the same bytes the verdict carries (the ones that will be launched).
      */
     public MeasuredBoot verifiedImage(BootVerdict.Verified v) {
-        kernel(v.kernel().content(), "kernel " + v.kernel().path().getFileName());
-        v.initramfs().ifPresent(i -> initramfs(i.content(), "initramfs " + i.path().getFileName()));
+        // The verdict's digests were computed from exactly these bytes while verifying: no second pass.
+        record(Pcr.KERNEL, MeasurementEvent.Type.KERNEL, v.kernel().sha384(), "kernel " + v.kernel().path().getFileName());
+        v.initramfs().ifPresent(i -> record(Pcr.INITRAMFS, MeasurementEvent.Type.INITRAMFS, i.sha384(),
+                "initramfs " + i.path().getFileName()));
         cmdline(v.cmdline());
         return imageSigner(v.anchor().key(), "image signer " + v.anchor().name());
     }

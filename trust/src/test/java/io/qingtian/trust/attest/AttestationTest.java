@@ -152,6 +152,46 @@ class AttestationTest {
     }
 
     @Test
+    void signedButMalformedPayloadsAreRefusedWithTheField() throws Exception {
+        CoseSign1 ours = CoseSign1.decode(doc, 1 << 16);
+        CborItem.CborMap good = (CborItem.CborMap) CborDecoder.decode(ours.payload());
+        Object[][] cases = {
+                {"digest", CborItem.text("SHA256"), "is not SHA384"},
+                {"module_id", CborItem.integer(1), "module_id must be a text string"},
+                {"timestamp", CborItem.integer(-5), "timestamp"},
+                {"pcrs", CborItem.CborMap.builder().put(1, CborItem.bytes(new byte[32])).build(), "PCR1 must be 48 bytes"},
+                {"pcrs", CborItem.CborMap.builder().put(40, CborItem.bytes(new byte[48])).build(), "0..31"},
+                {"cabundle", new CborItem.Array(List.of()), "cabundle"},
+                {"nonce", CborItem.bytes(new byte[1025]), "nonce must be a byte string"},
+                {"user_data", CborItem.text("x"), "user_data"},
+                {"extra", CborItem.integer(1), "unexpected field"},
+        };
+        for (Object[] c : cases) {
+            CborItem.CborMap.Builder b = CborItem.CborMap.builder();
+            boolean replaced = false;
+            for (var e : good.entries()) {
+                if (e.getKey().equals(CborItem.text((String) c[0]))) {
+                    b.put(e.getKey(), (CborItem) c[1]);
+                    replaced = true;
+                } else {
+                    b.put(e.getKey(), e.getValue());
+                }
+            }
+            if (!replaced) {
+                b.put((String) c[0], (CborItem) c[1]);
+            }
+            byte[] bad = CoseSign1.sign(io.qingtian.trust.cbor.CborEncoder.encode(b.build()),
+                    card.attestationKey().privateKey()).encode();
+            assertThatThrownBy(() -> verify(bad, null, Map.of())).as((String) c[2]).isInstanceOf(TrustException.class)
+                    .hasMessageContaining((String) c[2]);
+        }
+        byte[] notAMap = CoseSign1.sign(new byte[] {0x01}, card.attestationKey().privateKey()).encode();
+        assertThatThrownBy(() -> verify(notAMap, null, Map.of())).hasMessageContaining("payload is not a CBOR map");
+        byte[] garbage = CoseSign1.sign(new byte[] {(byte) 0xff}, card.attestationKey().privateKey()).encode();
+        assertThatThrownBy(() -> verify(garbage, null, Map.of())).hasMessageContaining("CBOR: ");
+    }
+
+    @Test
     void oversizedFieldsAreRefusedAtIssue() {
         assertThatThrownBy(() -> new Attestor(card, "m", pcrs).document(new byte[1025], null, null))
                 .hasMessageContaining("at most 1024");

@@ -73,6 +73,31 @@ class CborCodecTest {
     }
 
     @Test
+    void lenientModeAcceptsIndefiniteContainersOnly() throws CborException {
+        assertThat(CborDecoder.decodeLenient(hex("9f0102ff"), 16, 100))
+                .isEqualTo(new CborItem.Array(List.of(CborItem.integer(1), CborItem.integer(2))));
+        assertThat(((CborItem.CborMap) CborDecoder.decodeLenient(hex("bf616101ff"), 16, 100)).get("a"))
+                .isEqualTo(CborItem.integer(1));
+        for (String[] c : new String[][] {{"5f4101ff", "indefinite"}, {"9f0102", "no break"}, {"bf6161ff", "break between"},
+                {"bf61610161610fff", "duplicate"}, {"9f0102ff00", "trailing"}}) {
+            assertThatThrownBy(() -> CborDecoder.decodeLenient(hex(c[0]), 16, 100)).as(c[0])
+                    .isInstanceOf(CborException.class).hasMessageContaining(c[1]);
+        }
+        byte[] deep = new byte[60];
+        java.util.Arrays.fill(deep, (byte) 0x9f);
+        assertThatThrownBy(() -> CborDecoder.decodeLenient(deep, 16, 100)).hasMessageContaining("nesting");
+    }
+
+    @Property(tries = 1000)
+    void lenientModeNeverCrashesOnArbitraryBytes(@ForAll @Size(max = 64) byte[] junk) {
+        try {
+            CborDecoder.decodeLenient(junk, 16, 1 << 10);
+        } catch (CborException expected) {
+            assertThat(expected.getMessage()).startsWith("CBOR: ");
+        }
+    }
+
+    @Test
     void refusesNonPreferredArguments() {
         assertRefused("1817", "shortest");      // 23 in one extra byte
         assertRefused("190017", "shortest");

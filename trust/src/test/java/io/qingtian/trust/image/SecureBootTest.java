@@ -75,6 +75,11 @@ class SecureBootTest {
         assertThat(v.cmdline()).isEqualTo("console=ttyS0 quiet");
         assertThat(v.manifest().kernel().path()).isEqualTo("vmlinuz"); // relative: the set can move
         assertThat(v.anchor().name()).isEqualTo("test.pub");
+        // Measuring the verdict (reusing its digests) equals hashing the launched bytes afresh.
+        MeasuredBoot fromVerdict = new MeasuredBoot().verifiedImage(v);
+        MeasuredBoot fresh = new MeasuredBoot().kernel(v.kernel().content(), "k").initramfs(v.initramfs().get().content(), "i");
+        assertThat(fromVerdict.pcrs().value(Pcr.KERNEL)).isEqualTo(fresh.pcrs().value(Pcr.KERNEL));
+        assertThat(fromVerdict.pcrs().value(Pcr.INITRAMFS)).isEqualTo(fresh.pcrs().value(Pcr.INITRAMFS));
     }
 
     @Test
@@ -136,6 +141,19 @@ class SecureBootTest {
             }
             Files.delete(tmp);
         }
+    }
+
+    @Test
+    void filesOutsideTheManifestDirectoryAreRecordedByAbsolutePath() throws Exception {
+        Path sub = Files.createDirectories(dir.resolve("manifests"));
+        Path m = sub.resolve("m.json");
+        BootManifest bm = ManifestSigner.sign(key.getPrivate(), dir.resolve("vmlinuz"), Optional.empty(), "", m);
+        assertThat(Path.of(bm.kernel().path())).isAbsolute();
+        assertThat(policy.verify(m)).isInstanceOf(BootVerdict.Verified.class);
+        // Moving the manifest keeps working (absolute path); the relative one moves with its files.
+        Files.move(m, dir.resolve("moved.json"));
+        Files.move(SecureBootPolicy.signatureFileOf(m), dir.resolve("moved.json.sig"));
+        assertThat(policy.verify(dir.resolve("moved.json"))).isInstanceOf(BootVerdict.Verified.class);
     }
 
     @Test

@@ -36,7 +36,6 @@ final class BackendConnection {
     private final Vring[] vrings;
     private long ackedFeatures;
     private long ackedProtocolFeatures;
-    private boolean featuresSet;
     private MemoryTable memory;
 
     BackendConnection(String name, VhostUserDevice device, VhostUserSocket socket) {
@@ -89,9 +88,6 @@ final class BackendConnection {
                     LOG.warning(name + ": closing connection: " + e.getMessage());
                     return;
                 }
-                if (failure == CLOSE) {
-                    return;
-                }
                 if (!repliesItself(r.code()) && m.needsReply() && (ackedProtocolFeatures & bit(PROTOCOL_F_REPLY_ACK)) != 0) {
                     if (failure != null) {
                         LOG.warning(name + ": refused " + r.code() + ": " + failure);
@@ -109,8 +105,6 @@ final class BackendConnection {
             cleanup();
         }
     }
-
-    private static final String CLOSE = new String("close");
 
     private static boolean repliesItself(RequestCode c) {
         return switch (c) {
@@ -138,7 +132,7 @@ final class BackendConnection {
         return vrings[index];
     }
 
-    /** Handles one request; returns null on success, a reason on refusal, or CLOSE. */
+    /** Handles one request; returns null on success or the reason it was refused. */
     private String handle(Request r, boolean needReply) throws VhostUserProtocolException {
         switch (r) {
             case GetFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), offeredFeatures()));
@@ -147,13 +141,18 @@ final class BackendConnection {
                     throw new VhostUserProtocolException("SET_FEATURES acks unoffered bits 0x"
                             + Long.toHexString(x.features() & ~offeredFeatures()));
                 }
-                for (Vring v : vrings) {
-                    if (v.running()) {
-                        return "features cannot change while rings run";
-                    }
+                // Rings that run are restarted so a changed EVENT_IDX takes effect consistently.
+                boolean[] wasRunning = new boolean[vrings.length];
+                for (int i = 0; i < vrings.length; i++) {
+                    wasRunning[i] = vrings[i].running();
+                    vrings[i].stopWorker();
                 }
                 ackedFeatures = x.features();
-                featuresSet = true;
+                for (int i = 0; i < vrings.length; i++) {
+                    if (wasRunning[i]) {
+                        vrings[i].startIfReady(name, memory, device, eventIdx());
+                    }
+                }
             }
             case GetProtocolFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), PROTOCOL_FEATURES));
             case SetProtocolFeatures x -> {
@@ -169,7 +168,6 @@ final class BackendConnection {
                     v.reset();
                 }
                 ackedFeatures = 0;
-                featuresSet = false;
             }
             case SetMemTable x -> {
                 return setMemTable(x);
@@ -272,8 +270,7 @@ final class BackendConnection {
                 for (int fd : x.otherFds()) {
                     Libc.closeQuietly(fd);
                 }
-                LOG.warning(name + ": closing connection: unsupported request " + x.code());
-                return CLOSE;
+                throw new VhostUserProtocolException("unsupported request " + x.code());
             }
         }
         return null;

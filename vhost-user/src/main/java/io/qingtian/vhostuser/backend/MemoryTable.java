@@ -18,6 +18,7 @@ import java.util.List;
  * short memfd cannot make a later access fault.
  */
 public final class MemoryTable implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(MemoryTable.class.getName());
     private final List<MemorySegment> mappings;
     private final GuestMemory byGuestAddress;
     private final GuestMemory byUserAddress;
@@ -44,6 +45,13 @@ public final class MemoryTable implements AutoCloseable {
                     throw new IllegalArgumentException("region " + i + " offset+size overflows");
                 }
                 long have = Fds.size(fds[i]);
+                int seals = Fds.seals(fds[i]);
+                if (seals >= 0 && (seals & Fds.F_SEAL_SHRINK) == 0) {
+                    // An unsealed memfd can be truncated under us later; touching the lost
+                    // pages would fault (SIGBUS). QEMU seals its memfds by default.
+                    LOG.warning("memory region " + i + " is a memfd without F_SEAL_SHRINK: a front-end that "
+                            + "shrinks it can fault this back-end");
+                }
                 if (have < need) {
                     throw new IllegalArgumentException("region " + i + " needs " + need + " bytes of its fd, which has " + have);
                 }

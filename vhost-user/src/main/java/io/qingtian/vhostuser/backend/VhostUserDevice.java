@@ -27,4 +27,13 @@ public interface VhostUserDevice {
      * by that queue's worker only; must not throw (a failed request is a status value).
      */
     int process(int queue, DescriptorChain chain);
+
+    /**
+     * Whether this chain may run on a helper thread while the worker goes on popping (only
+     * asked when more chains are waiting). Default: large transfers only, since small ones
+     * served from the page cache are cheaper inline than handed off.
+     */
+    default boolean runConcurrently(DescriptorChain chain) {
+        return chain.totalBytes() >= 16 * 1024;
+    }
 }

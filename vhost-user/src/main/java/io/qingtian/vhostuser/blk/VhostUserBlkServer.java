@@ -68,6 +68,11 @@ public final class VhostUserBlkServer implements AutoCloseable {
             public int process(int queue, DescriptorChain chain) {
                 return blk.process(chain);
             }
+
+            @Override
+            public boolean runConcurrently(DescriptorChain chain) {
+                return backend.blocking() || VhostUserDevice.super.runConcurrently(chain);
+            }
         };
         String name = "vhost-user-blk:" + socket.getFileName();
         return new VhostUserBlkServer(blk, VhostUserBackend.start(socket, device, name));

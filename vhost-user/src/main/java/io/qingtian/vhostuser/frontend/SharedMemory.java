@@ -1,5 +1,6 @@
 package io.qingtian.vhostuser.frontend;
 
+import io.qingtian.sys.Fds;
 import io.qingtian.sys.Libc;
 import io.qingtian.virtio.memory.GuestMemory;
 import io.qingtian.virtio.memory.GuestRegion;
@@ -30,8 +31,10 @@ public final class SharedMemory implements AutoCloseable {
         for (long s : sizes) {
             total += s;
         }
-        fd = Libc.memfdCreate("qt-frontend-mem", Libc.MFD_CLOEXEC);
+        fd = Libc.memfdCreate("qt-frontend-mem", Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
         Libc.ftruncate(fd, total);
+        // Like QEMU's memory-backend-memfd: the back-end may rely on the size never changing.
+        Fds.addSeals(fd, Fds.F_SEAL_SHRINK | Fds.F_SEAL_GROW | Fds.F_SEAL_SEAL);
         mapping = Libc.mmap(total, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
         List<MemoryRegion> rs = new ArrayList<>();
         List<GuestRegion> gr = new ArrayList<>();

@@ -3,6 +3,9 @@ package io.qingtian.vhostuser.frontend;
 import static io.qingtian.vhostuser.protocol.VhostUser.*;
 
 import io.qingtian.sys.UnixSockets;
+import io.qingtian.virtio.memory.GuestMemory;
+import io.qingtian.virtio.memory.GuestMemoryException;
+import io.qingtian.virtio.memory.GuestRegion;
 import io.qingtian.vhostuser.protocol.MemoryRegion;
 import io.qingtian.vhostuser.protocol.Message;
 import io.qingtian.vhostuser.protocol.Request;
@@ -137,6 +140,34 @@ public final class VhostUserFrontend implements AutoCloseable {
 
     public void setConfig(int offset, byte[] data) throws VhostUserProtocolException {
         send(new SetConfig(offset, 0, data));
+    }
+
+    /**
+     * The memory table describing a VMM's guest memory: each region's guest-physical start,
+     * size, the VMM's own mapping address and the region's offset in its fd. Regions without
+     * an fd cannot be shared and are refused.
+     */
+    public static List<MemoryRegion> memoryTable(GuestMemory memory) {
+        return memory.regions().stream().map(r -> {
+            if (r.fd() < 0) {
+                throw new IllegalArgumentException("guest region at 0x" + Long.toHexString(r.guestAddress())
+                        + " has no fd: vhost-user needs fd-backed (memfd) guest memory");
+            }
+            return new MemoryRegion(r.guestAddress(), r.size(), r.mapping().address(), r.fdOffset());
+        }).toList();
+    }
+
+    /** The fds matching {@link #memoryTable}, one per region. */
+    public static int[] memoryTableFds(GuestMemory memory) {
+        return memory.regions().stream().mapToInt(GuestRegion::fd).toArray();
+    }
+
+    /**
+     * The VMM address of a guest-physical ring address, for SET_VRING_ADDR (the back-end
+     * expects front-end user addresses there). Throws when the ring is not in guest memory.
+     */
+    public static long userAddress(GuestMemory memory, long gpa, long length) throws GuestMemoryException {
+        return memory.slice(gpa, length).address();
     }
 
     /** Sends raw bytes (for tests of a back-end's handling of malformed input). */

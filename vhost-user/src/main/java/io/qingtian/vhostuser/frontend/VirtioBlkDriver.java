@@ -160,7 +160,7 @@ public final class VirtioBlkDriver implements AutoCloseable {
             long slotBytes = (long) o.queues() * o.slots() * (SLOT_META + o.maxIoBytes()) + (1 << 20);
             long region0 = Math.max(1 << 20, ((long) o.queues() * 3 * 4096 + 20L * o.queueSize() * o.queues() + 0xFFFFF) & ~0xFFFFFL);
             mem = new SharedMemory(new long[] {REGION0_GPA, REGION1_GPA}, new long[] {region0, (slotBytes + 0xFFFFF) & ~0xFFFFFL});
-            fe.setMemTable(mem.regions(), mem.regionFds());
+            fe.setMemTable(VhostUserFrontend.memoryTable(mem.memory()), VhostUserFrontend.memoryTableFds(mem.memory()));
             VirtioBlkDriver d = new VirtioBlkDriver(fe, mem, o, acked, cfg);
             for (int q = 0; q < o.queues(); q++) {
                 Queue queue = d.new Queue(q);

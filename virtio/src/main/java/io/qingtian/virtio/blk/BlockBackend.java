@@ -9,8 +9,10 @@ import java.lang.foreign.MemorySegment;
  * walks queues and calls these methods.
  *
  * <p>Offsets and lengths are in bytes and always multiples of 512. Buffers are slices of
- * guest memory (already bounds-checked). Implementations must be safe to call from one
- * worker thread per queue at the same time.
+ * guest memory (already bounds-checked). Implementations must be safe to call from several
+ * threads at the same time: one worker per queue, and helper threads a worker hands large
+ * requests to when several are pending (requests in flight together may complete in any
+ * order, as virtio allows; a FLUSH covers the writes completed before it was submitted).
  */
 public interface BlockBackend extends AutoCloseable {
     /** Capacity in bytes (a multiple of 512). May change after a resize. */
@@ -32,6 +34,15 @@ public interface BlockBackend extends AutoCloseable {
 
     /** Writes zeroes over the range; {@code unmap} allows deallocating it. */
     void writeZeroes(long offset, long length, boolean unmap) throws IOException;
+
+    /**
+     * True when requests wait on something slower than memory (a network server, a disk
+     * without a page cache): queue workers then run every pending request concurrently on
+     * helper threads instead of only large ones. A remote (NBD) volume should say true.
+     */
+    default boolean blocking() {
+        return false;
+    }
 
     /** A stable identifier (at most 20 bytes) returned by VIRTIO_BLK_T_GET_ID. */
     String serial();

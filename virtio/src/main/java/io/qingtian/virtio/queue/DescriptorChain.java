@@ -27,8 +27,8 @@ public final class DescriptorChain {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final int maxDescriptors;
-    private final MemorySegment[] buffers;
-    private final boolean[] writable;
+    private MemorySegment[] buffers;
+    private boolean[] writable;
     private int head;
     private int count;
     private int readableCount;
@@ -39,8 +39,10 @@ public final class DescriptorChain {
     /** @param maxDescriptors the queue size: no valid chain is longer (§2.7.5.3.1) */
     public DescriptorChain(int maxDescriptors) {
         this.maxDescriptors = maxDescriptors;
-        this.buffers = new MemorySegment[maxDescriptors];
-        this.writable = new boolean[maxDescriptors];
+        // Grown on demand: typical chains are short and queues may be 32768 entries long.
+        int initial = Math.min(maxDescriptors, 8);
+        this.buffers = new MemorySegment[initial];
+        this.writable = new boolean[initial];
     }
 
     /**
@@ -134,6 +136,11 @@ public final class DescriptorChain {
                 }
                 readableCount++;
             }
+            if (count == buffers.length) {
+                int grown = Math.min(maxDescriptors, buffers.length * 2);
+                buffers = java.util.Arrays.copyOf(buffers, grown);
+                writable = java.util.Arrays.copyOf(writable, grown);
+            }
             buffers[count] = buf;
             writable[count] = w;
             count++;
@@ -163,6 +170,11 @@ public final class DescriptorChain {
 
     public int readableCount() {
         return readableCount;
+    }
+
+    /** Total bytes of all buffers (readable and writable). */
+    public long totalBytes() {
+        return readableBytes + writableBytes;
     }
 
     public int writableCount() {

@@ -20,7 +20,10 @@ import java.nio.ByteOrder;
  * stored with release semantics; a full fence separates publishing the used index (or
  * avail_event) from reading the driver's suppression fields.
  *
- * <p>One thread uses a queue at a time (its worker). A hostile avail ring (an index that
+ * <p>Threading: the avail side ({@link #pop}, {@link #pending}, {@link #enableNotification},
+ * {@link #nextAvail}) belongs to one thread (the queue's worker); the used side ({@link
+ * #addUsed}, {@link #publishUsed}, {@link #needsNotification}) to one thread at a time, which
+ * may be another one (requests completed by helper threads under a lock). A hostile avail ring (an index that
  * moves more than the queue size, a head outside the table) breaks the queue: {@link
  * #broken()} says why, and the owner marks the device NEEDS_RESET or stops the ring.
  */

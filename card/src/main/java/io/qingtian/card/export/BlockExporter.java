@@ -1,0 +1,23 @@
+package io.qingtian.card.export;
+
+import io.qingtian.virtio.blk.BlockBackend;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * Serves a volume to a VM as a block device. The card's only implementation is vhost-user-blk
+ * (the vhost-user module's VhostUserBlkServer); the interface keeps the volume manager
+ * independent of that module's API and lets tests of the export state machine run without a VM.
+ */
+public interface BlockExporter {
+    Export start(Path socket, BlockBackend backend, int queues, boolean readOnly) throws IOException;
+
+    /** A running export; closing it disconnects the frontend and stops its queue workers. */
+    interface Export extends AutoCloseable {
+        @Override
+        void close() throws IOException;
+
+        /** Human-readable counters for {@code volume list}/logs. */
+        String stats();
+    }
+}

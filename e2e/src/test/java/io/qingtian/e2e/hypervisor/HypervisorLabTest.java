@@ -1,0 +1,109 @@
+package io.qingtian.e2e.hypervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.qingtian.lab.GuestInitramfs;
+import io.qingtian.lab.Lab;
+import io.qingtian.lab.LabRequest;
+import io.qingtian.lab.LabResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Our hypervisor boots the stock Debian cloud kernel with a busybox initramfs on the real KVM
+ * inside the nested lab. One L1 boot runs three VMs in a row (1 vCPU, 2 vCPUs, and a guest
+ * that reboots), each 256 MiB, and reports each one's console and exit status; the tests
+ * then check what each VM printed and how it ended.
+ */
+@Tag("lab")
+class HypervisorLabTest {
+    static final String MARKER = GuestInitramfs.DEFAULT_MARKER;
+    /** /init: marker, vCPU count, memory, then poweroff, or reboot when the cmdline asks. */
+    static final String INIT = """
+            #!/bin/sh
+            mount -t proc proc /proc
+            mount -t sysfs sysfs /sys
+            echo "%s"
+            echo "nproc=$(nproc)"
+            grep MemTotal /proc/meminfo
+            case "$(cat /proc/cmdline)" in
+              *qt.action=reboot*) echo "rebooting"; reboot -f ;;
+              *) poweroff -f ;;
+            esac
+            """.formatted(MARKER);
+    static final String RUN = "qt hypervisor run --kernel \"$QT_GUEST_KERNEL\" --initramfs /tmp/l2.cpio --memory 256M";
+    static final String CMDLINE = "console=ttyS0 reboot=k panic=1 quiet";
+
+    static LabResult result;
+
+    @BeforeAll
+    static void bootThreeVms(@TempDir Path tmp) throws Exception {
+        Path initramfs = tmp.resolve("l2.cpio");
+        GuestInitramfs.withInit(INIT).writeTo(initramfs);
+        String script = String.join("\n",
+                "echo '=== vm1'; " + RUN + " --cpus 1 --cmdline '" + CMDLINE + "'; echo \"=== rc1=$?\"",
+                "echo '=== vm2'; " + RUN + " --cpus 2 --cmdline '" + CMDLINE + "'; echo \"=== rc2=$?\"",
+                "echo '=== vm3'; " + RUN + " --cpus 1 --cmdline '" + CMDLINE + " qt.action=reboot'; echo \"=== rc3=$?\"");
+        result = new Lab().run(LabRequest.of("sh", "-c", script)
+                .withFile(initramfs, "/tmp/l2.cpio")
+                .withTimeout(Duration.ofMinutes(15)));
+        System.out.println("hypervisor lab run: " + result.timings());
+        System.out.println(result.stdout());
+        System.out.println(result.stderr());
+    }
+
+    /** The console of VM {@code n}: what it printed between its start and exit lines. */
+    static String vm(int n) {
+        Matcher m = Pattern.compile("(?s)=== vm" + n + "\\n(.*?)=== rc" + n + "=(\\d+)").matcher(result.stdout());
+        assertThat(m.find()).as("VM %d ran; lab stdout:%n%s%nstderr:%n%s", n, result.stdout(), result.stderr()).isTrue();
+        return m.group(1);
+    }
+
+    static int rc(int n) {
+        Matcher m = Pattern.compile("=== rc" + n + "=(\\d+)").matcher(result.stdout());
+        assertThat(m.find()).as("VM %d finished", n).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
+    static long memTotalKib(String console) {
+        Matcher m = Pattern.compile("MemTotal:\\s+(\\d+) kB").matcher(console);
+        assertThat(m.find()).as("MemTotal printed").isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
+    @Test
+    void bootsStockKernelWithOneCpuAndPowersOffWithStatusZero() {
+        String console = vm(1);
+        assertThat(console).contains(MARKER).contains("nproc=1");
+        // MemTotal is RAM minus what the kernel keeps for itself: within 256 MiB, above 200 MiB.
+        assertThat(memTotalKib(console)).isBetween(200L * 1024, 256L * 1024);
+        assertThat(rc(1)).isZero();
+    }
+
+    @Test
+    void bootsStockKernelWithTwoCpus() {
+        String console = vm(2);
+        assertThat(console).contains(MARKER).contains("nproc=2");
+        assertThat(memTotalKib(console)).isBetween(200L * 1024, 256L * 1024);
+        assertThat(rc(2)).isZero();
+    }
+
+    @Test
+    void guestRebootEndsTheVmWithTheRebootStatus() {
+        assertThat(vm(3)).contains(MARKER).contains("rebooting");
+        assertThat(rc(3)).isEqualTo(3);
+    }
+
+    @Test
+    void theLabItselfSucceeded() {
+        assertThat(result.timedOut()).isFalse();
+        assertThat(result.exitCode()).as(result.stderr()).isZero();
+    }
+}

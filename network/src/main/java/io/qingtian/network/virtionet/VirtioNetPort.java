@@ -1,0 +1,264 @@
+package io.qingtian.network.virtionet;
+
+import io.qingtian.network.packet.DropReason;
+import io.qingtian.network.packet.EtherType;
+import io.qingtian.network.vswitch.FrameSink;
+import io.qingtian.network.vswitch.Port;
+import io.qingtian.network.vswitch.VirtualSwitch;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The virtio-net device of one switch port (virtio 1.2 §5.1), independent of the transport:
+ * {@link #transmitChain} takes a chain from the guest's transmit queue into the switch, and
+ * {@link #transmit} (the port's {@link FrameSink}) writes a frame from the switch into the
+ * guest's receive queue, spreading it over several buffers when mergeable receive buffers
+ * were negotiated (§5.1.6.3.2, {@code num_buffers}).
+ *
+ * <p>Guest input is hostile: a header with offload flags we did not offer, a chain too short
+ * for the header or longer than the MTU is dropped and counted on the port, never switched.
+ */
+public final class VirtioNetPort implements FrameSink {
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int MAX_RX_CHAINS = 64;
+
+    private final VirtualSwitch sw;
+    private final Port port;
+    private final byte[] hdr = new byte[VirtioNet.HDR_LEN];
+    private final byte[] txFrame = new byte[EtherType.MAX_FRAME];
+    private final NetChain[] rxChains = new NetChain[MAX_RX_CHAINS];
+    private final int[] rxLens = new int[MAX_RX_CHAINS];
+    private volatile long features;
+    private RxRing rx;
+
+    public VirtioNetPort(VirtualSwitch sw, Port port) {
+        this.sw = sw;
+        this.port = port;
+    }
+
+    public Port port() {
+        return port;
+    }
+
+    /** The driver's accepted features (SET_FEATURES). */
+    public void setFeatures(long accepted) {
+        features = accepted & (VirtioNet.OFFERED_FEATURES | 0xffff_ffff_0000_0000L);
+    }
+
+    public long features() {
+        return features;
+    }
+
+    /** Header size: 12 bytes with VERSION_1 or MRG_RXBUF, the legacy 10 otherwise (§5.1.6). */
+    public int headerLength() {
+        long f = features;
+        return (f & (VirtioNet.bit(VirtioNet.F_VERSION_1) | VirtioNet.bit(VirtioNet.F_MRG_RXBUF))) != 0 ? 12 : 10;
+    }
+
+    /** Connects the receive queue (ring started) or disconnects it (null): the link follows. */
+    public synchronized void setRxRing(RxRing ring) {
+        rx = ring;
+        try {
+            if (ring != null) {
+                sw.attach(port.name(), this);
+            } else {
+                sw.detach(port.name());
+            }
+        } catch (io.qingtian.network.NetworkException deleted) {
+            // The NIC was deleted while its front-end was connected: nothing to attach to.
+        }
+    }
+
+    /** §5.1.4 config space: MAC, status (link up while the port is attached), one queue pair, MTU. */
+    public byte[] readConfig(int offset, int size) {
+        byte[] cfg = new byte[VirtioNet.CONFIG_LEN];
+        port.mac().write(cfg, VirtioNet.CONFIG_MAC);
+        int status = port.linkUp() ? VirtioNet.S_LINK_UP : 0;
+        cfg[VirtioNet.CONFIG_STATUS] = (byte) status;
+        cfg[VirtioNet.CONFIG_MAX_VQ_PAIRS] = 1;
+        cfg[VirtioNet.CONFIG_MTU] = (byte) (EtherType.MTU & 0xff);
+        cfg[VirtioNet.CONFIG_MTU + 1] = (byte) (EtherType.MTU >>> 8);
+        if (offset < 0 || size < 0 || offset + size > 256) {
+            return null;
+        }
+        byte[] out = new byte[size];
+        for (int i = 0; i < size; i++) {
+            int o = offset + i;
+            out[i] = o < cfg.length ? cfg[o] : 0;
+        }
+        return out;
+    }
+
+    /**
+     * One chain from the transmit queue: header + frame in the driver-readable buffers.
+     * Returns the used length (0: the device writes nothing into a transmit chain).
+     */
+    public int transmitChain(NetChain chain) {
+        return transmitChain(chain, false);
+    }
+
+    /**
+     * Rate limits of this port shape its transmit queue (the guest's ring fills up and its
+     * qdisc backs off, as with a real NIC) instead of dropping: how long the worker should
+     * wait before handing this chain over with {@code transmitChain(chain, true)}.
+     */
+    public long shapingDelay(NetChain chain) {
+        long total = readableBytes(chain);
+        int frameLen = (int) Math.max(0, Math.min(EtherType.MAX_FRAME, total - headerLength()));
+        return sw.shapingDelay(port, frameLen);
+    }
+
+    private static long readableBytes(NetChain chain) {
+        long total = 0;
+        for (int i = 0; i < chain.count(); i++) {
+            if (!chain.isWritable(i)) {
+                total += chain.buffer(i).byteSize();
+            }
+        }
+        return total;
+    }
+
+    /** As {@link #transmitChain(NetChain)}; {@code shaped}: tokens already taken by {@link #shapingDelay}. */
+    public int transmitChain(NetChain chain, boolean shaped) {
+        int hlen = headerLength();
+        long total = readableBytes(chain);
+        int frameLen = (int) Math.min(Integer.MAX_VALUE, total - hlen);
+        if (total < hlen) {
+            sw.dropFromPort(port, (int) total, DropReason.BAD_VIRTIO_HEADER);
+            return 0;
+        }
+        if (frameLen > txFrame.length) {
+            sw.dropFromPort(port, frameLen, DropReason.OVERSIZED);
+            return 0;
+        }
+        int pos = 0; // logical offset in header + frame
+        for (int i = 0; i < chain.count(); i++) {
+            if (chain.isWritable(i)) {
+                continue;
+            }
+            MemorySegment b = chain.buffer(i);
+            int n = (int) b.byteSize();
+            int o = 0;
+            if (pos < hlen) {
+                int h = Math.min(n, hlen - pos);
+                MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, hdr, pos, h);
+                o = h;
+                pos += h;
+            }
+            if (o < n) {
+                MemorySegment.copy(b, ValueLayout.JAVA_BYTE, o, txFrame, pos - hlen, n - o);
+                pos += n - o;
+            }
+        }
+        // §5.1.6.2: without CSUM/GSO offered, the driver must not ask for either; and it
+        // must never set DATA_VALID or RSC_INFO on transmit (§5.1.6.2.1).
+        if (hdr[0] != 0 || hdr[1] != VirtioNet.GSO_NONE) {
+            sw.dropFromPort(port, frameLen, DropReason.BAD_VIRTIO_HEADER);
+            return 0;
+        }
+        if (shaped) {
+            sw.fromShapedPort(port, txFrame, frameLen);
+        } else {
+            sw.fromPort(port, txFrame, frameLen);
+        }
+        return 0;
+    }
+
+    /** A transmit chain the queue rejected (loop, out of memory bounds...): counted, not switched. */
+    public void badChain() {
+        sw.dropFromPort(port, 0, DropReason.BAD_VIRTIO_HEADER);
+    }
+
+    /** Called by the switch (its lock held): writes one frame into the receive queue. */
+    @Override
+    public synchronized boolean transmit(byte[] frame, int offset, int length) {
+        RxRing r = rx;
+        if (r == null) {
+            return false;
+        }
+        int hlen = headerLength();
+        boolean mergeable = (features & VirtioNet.bit(VirtioNet.F_MRG_RXBUF)) != 0;
+        int need = hlen + length;
+        int chains = 0;
+        int capacity = 0;
+        while (capacity < need) {
+            if (chains == MAX_RX_CHAINS || (chains == 1 && !mergeable)) {
+                break;
+            }
+            NetChain c = r.pop();
+            if (c == null) {
+                break;
+            }
+            int cap = 0;
+            for (int i = 0; i < c.count(); i++) {
+                if (c.isWritable(i)) {
+                    cap += (int) Math.min(c.buffer(i).byteSize(), 1 << 20);
+                }
+            }
+            rxChains[chains++] = c;
+            capacity += cap;
+        }
+        if (capacity < need) {
+            if (chains > 0 && !mergeable && capacity > 0) {
+                // A legacy-sized buffer too small for this frame: the driver violated
+                // §5.1.6.3.1 (buffers of at least 1526 bytes). Return it empty, drop the frame.
+                r.addUsed(rxChains[0].head(), 0);
+                r.publishUsed();
+                r.notifyIfNeeded();
+            } else if (chains > 0) {
+                r.rewind(chains);
+            }
+            clear(chains);
+            return false;
+        }
+        // Header: flags 0, gso NONE, num_buffers = chains used (§5.1.6.4).
+        java.util.Arrays.fill(hdr, (byte) 0);
+        if (hlen == VirtioNet.HDR_LEN) {
+            hdr[VirtioNet.HDR_NUM_BUFFERS_OFFSET] = (byte) chains;
+            hdr[VirtioNet.HDR_NUM_BUFFERS_OFFSET + 1] = (byte) (chains >>> 8);
+        }
+        int pos = 0; // logical offset in header + frame
+        for (int k = 0; k < chains; k++) {
+            NetChain c = rxChains[k];
+            int written = 0;
+            for (int i = 0; i < c.count() && pos < need; i++) {
+                if (!c.isWritable(i)) {
+                    continue;
+                }
+                MemorySegment b = c.buffer(i);
+                int n = (int) Math.min(b.byteSize(), need - pos);
+                int o = 0;
+                if (pos < hlen) {
+                    int h = Math.min(n, hlen - pos);
+                    MemorySegment.copy(hdr, pos, b, ValueLayout.JAVA_BYTE, 0, h);
+                    o = h;
+                    pos += h;
+                }
+                if (o < n) {
+                    MemorySegment.copy(frame, offset + pos - hlen, b, ValueLayout.JAVA_BYTE, o, n - o);
+                    pos += n - o;
+                }
+                written += n;
+            }
+            rxLens[k] = written;
+        }
+        for (int k = 0; k < chains; k++) {
+            r.addUsed(rxChains[k].head(), rxLens[k]);
+        }
+        r.publishUsed();
+        r.notifyIfNeeded();
+        clear(chains);
+        return true;
+    }
+
+    private void clear(int n) {
+        for (int i = 0; i < n; i++) {
+            rxChains[i] = null;
+        }
+    }
+
+    static int u16(MemorySegment s, long off) {
+        return Short.toUnsignedInt(s.get(U16, off));
+    }
+}
