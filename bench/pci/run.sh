@@ -46,7 +46,8 @@ cp -L /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin /usr/share/q
     ./mvnw -q -B -o -pl e2e -am test-compile -Dsurefire.failIfNoSpecifiedTests=false
 mkdir -p "$W/tc/io/qingtian/e2e/pci"; cp e2e/target/test-classes/io/qingtian/e2e/pci/DiskServer*.class "$W/tc/io/qingtian/e2e/pci/"
 
-cat > "$W/l1.sh" <<'L1'
+echo "ROUNDS=$ROUNDS" > "$W/l1.sh"
+cat >> "$W/l1.sh" <<'L1'
 J="java -cp /tmp/tc:/opt/qt/qingtian-cli.jar:/opt/qt/lib/*"
 CMD="console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
 waitsock() { for i in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
@@ -71,9 +72,9 @@ L1
     --file "$W/l1.sh:/tmp/l1.sh" -- sh /tmp/l1.sh | tr -d '\r' | tee "$W/out.txt"
 echo "--- medians over $ROUNDS round(s); ratio ours/QEMU in IOPS (>1: we are faster)"
 for m in seqread seqwrite randread randwrite; do
-    q=$(awk -v m=$m '$1=="qingtian" && $3==m {print $8}' "$W/out.txt" | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
-    e=$(awk -v m=$m '$1=="qemu" && $3==m {print $8}' "$W/out.txt" | sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+    q=$(awk -v m=$m '$1=="qingtian" && $3==m {print $8}' "$W/out.txt" | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+    e=$(awk -v m=$m '$1=="qemu" && $3==m {print $8}' "$W/out.txt" | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
     bs=$(awk -v m=$m '$3==m {print $4; exit}' "$W/out.txt")
-    awk -v m=$m -v q="${q:-0}" -v e="${e:-0}" -v bs="${bs:-0}" 'BEGIN { printf "%-9s ours %6d IOPS %8.2f MB/s   qemu %6d IOPS %8.2f MB/s   ratio %s\n",
+    awk -v m=$m -v q="${q:-0}" -v e="${e:-0}" -v bs="${bs:-0}" 'BEGIN { printf "%-9s ours %7.1f IOPS %8.2f MB/s   qemu %7.1f IOPS %8.2f MB/s   ratio %s\n",
         m, q, q*bs/1e6, e, e*bs/1e6, (e>0 ? sprintf("%.2f", q/e) : "n/a") }'
 done
