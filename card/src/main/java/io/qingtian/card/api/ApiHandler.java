@@ -39,6 +39,21 @@ public final class ApiHandler extends Handler.Abstract {
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .build();
 
+    static {
+        // strict types: 8 is not "8", "8" is not 8, 1.5 is not 1, true is not "true"
+        var fail = com.fasterxml.jackson.databind.cfg.CoercionAction.Fail;
+        JSON.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Textual)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float, fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean, fail);
+        JSON.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Integer)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.String, fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float, fail);
+        JSON.coercionConfigFor(com.fasterxml.jackson.databind.type.LogicalType.Boolean)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer, fail)
+                .setCoercion(com.fasterxml.jackson.databind.cfg.CoercionInputShape.String, fail);
+    }
+
     private final TenantStore tenants;
     private final ApiService api;
     private final AuditLog audit;

@@ -56,6 +56,8 @@ public final class InstanceManager implements AutoCloseable {
         this.network = network;
         this.trust = trust;
         Files.createDirectories(root);
+        // confined hypervisors (other uids) must traverse to their own directory, not list others'
+        Files.setPosixFilePermissions(root, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path d : dirs.sorted().toList()) {
                 Path f = d.resolve("instance.json");

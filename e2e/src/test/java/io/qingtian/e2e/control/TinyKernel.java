@@ -5,13 +5,15 @@ import java.nio.ByteOrder;
 
 /**
  * A synthetic bzImage (after hypervisor/src/test/.../SyntheticKernels) whose 64-bit entry prints
- * "K" on COM1 and then sleeps forever (cli; hlt): an instance that stays RUNNING on this host's
+ * "@!" on COM1 and then sleeps forever (cli; hlt): an instance that stays RUNNING on this host's
  * PVM /dev/kvm without burning CPU.
  */
 final class TinyKernel {
     static final byte[] PRINT_K_THEN_HALT = {
             0x66, (byte) 0xBA, (byte) 0xF8, 0x03, // mov dx, 0x3f8
-            (byte) 0xB0, 0x4B, // mov al, 'K'
+            (byte) 0xB0, 0x40, // mov al, '@'
+            (byte) 0xEE, // out dx, al
+            (byte) 0xB0, 0x21, // mov al, '!'
             (byte) 0xEE, // out dx, al
             (byte) 0xFA, // cli
             (byte) 0xF4, // hlt
