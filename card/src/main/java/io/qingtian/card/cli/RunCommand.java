@@ -34,6 +34,10 @@ final class RunCommand implements Callable<Integer> {
             description = "First uid of the range given to confined hypervisors (default ${DEFAULT-VALUE}).")
     int uidBase;
 
+    @picocli.CommandLine.Option(names = "--release-key", paramLabel = "PUBLIC_KEY",
+            description = "Verify this card software's signed release (release.json) before starting; refuse to start if it fails.")
+    java.nio.file.Path releaseKey;
+
     @picocli.CommandLine.Option(names = "--hypervisor-dist", paramLabel = "DIR",
             description = "Launch hypervisors from this packaged qt (qingtian-cli.jar + lib/) instead of the card's own class path.")
     java.nio.file.Path hypervisorDist;
@@ -42,6 +46,14 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
             System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %5$s%6$s%n");
+        }
+        if (releaseKey != null) {
+            try {
+                io.qingtian.trust.release.ReleaseManifest m = io.qingtian.trust.release.RunningRelease.verify(releaseKey);
+                System.out.println("card software: release " + m.version() + " verified");
+            } catch (io.qingtian.trust.TrustException e) {
+                throw new io.qingtian.sys.UserError(e.getMessage());
+            }
         }
         char[] pass = null;
         if (passphraseFile != null) {
