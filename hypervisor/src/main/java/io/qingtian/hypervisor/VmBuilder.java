@@ -54,6 +54,7 @@ public final class VmBuilder {
     static Vm build(VmConfig config, Console console, Kvm kvm) {
         List<AutoCloseable> cleanup = new ArrayList<>();
         cleanup.add(kvm);
+        PhaseTrace trace = new PhaseTrace(System.getenv("QT_TRACE_BUILD") != null);
         try {
             int n = config.machine().vcpus();
             int max = kvm.maxVcpus();
@@ -61,6 +62,7 @@ public final class VmBuilder {
                 throw new UserError("too many vCPUs: " + n + " (this host's KVM allows at most " + max + ")");
             }
 
+            trace.mark("start");
             // 1. The VM and its in-kernel interrupt controllers and timer (before any vCPU).
             KvmVm vm = kvm.createVm();
             cleanup.add(vm);
@@ -69,11 +71,13 @@ public final class VmBuilder {
             vm.createIrqchip();
             vm.createPit2(KvmVm.KVM_PIT_SPEAKER_DUMMY);
 
+            trace.mark("kvm vm+irqchip");
             // 2. Guest memory.
             GuestRam ram = GuestRam.allocate(config.machine().memoryBytes(), config.machine().backing());
             cleanup.add(ram);
             ram.register(vm);
 
+            trace.mark("guest ram");
             // 3. Platform devices. Their stop callbacks reach the Vm, which exists only at the end.
             AtomicReference<Vm> self = new AtomicReference<>();
             Runnable powerOff = () -> stop(self, ExitStatus.POWEROFF, "guest powered off (ACPI S5)");
@@ -92,6 +96,7 @@ public final class VmBuilder {
                     .add(AcpiPm.PORT_BASE, AcpiPm.PORT_LENGTH, pm, "ACPI PM");
             Bus.Builder mmioBuilder = Bus.builder();
 
+            trace.mark("legacy devices");
             // 3b. PCI segment 0: virtio-pci devices (card-served over vhost-user, and virtio-rng).
             PciSegment pci = PciSegment.build(vm, ram.memory(), X86Layout.MMIO_HOLE_END + ram.highBytes(), config.devices());
             cleanup.add(pci);
@@ -100,6 +105,7 @@ public final class VmBuilder {
             Bus pio = pioBuilder.build();
             Bus mmio = mmioBuilder.build();
 
+            trace.mark("pci");
             // 4. ACPI tables (the only way this kernel finds the other CPUs: no MP table support).
             List<Integer> apicIds = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -114,6 +120,7 @@ public final class VmBuilder {
                 ram.memory().write(c.gpa(), c.bytes());
             }
 
+            trace.mark("acpi");
             // 5. Kernel, initramfs, command line, boot information.
             List<E820Entry> e820 = E820Entry.forRam(ram.lowBytes(), ram.highBytes());
             VmConfig.BootSource boot = config.boot();
@@ -122,6 +129,7 @@ public final class VmBuilder {
             BootCpu.writeTables(ram.memory(), kernel.protocol() == LoadedKernel.Protocol.LINUX_64
                     ? BootCpu.longModeGdt() : BootCpu.protectedModeGdt());
 
+            trace.mark("kernel load");
             // 6. vCPUs. The application processors wait for INIT/SIPI from the boot CPU in the
             // in-kernel LAPIC (KVM starts them in MP_STATE_UNINITIALIZED), so only vCPU 0 gets
             // the entry state.
@@ -143,8 +151,10 @@ public final class VmBuilder {
                 BootCpu.enterProtectedMode(bsp, kernel.entry(), kernel.bootInfo());
             }
 
+            trace.mark("vcpus");
             Vm result = new Vm(kvm, vm, ram, pio, mmio, vcpus);
             self.set(result);
+            trace.mark("done");
             result.addResource(pci);
             result.addResource(rtc);
             result.addResource(serial);
@@ -158,6 +168,24 @@ public final class VmBuilder {
         } catch (RuntimeException e) {
             closeAll(cleanup);
             throw e;
+        }
+    }
+
+    /** With QT_TRACE_BUILD set, prints how long each build step took (for start-up work). */
+    private static final class PhaseTrace {
+        private final boolean on;
+        private long last = System.nanoTime();
+
+        PhaseTrace(boolean on) {
+            this.on = on;
+        }
+
+        void mark(String finished) {
+            if (on) {
+                long now = System.nanoTime();
+                System.err.printf("qt: build: %s %d ms%n", finished, (now - last) / 1_000_000);
+                last = now;
+            }
         }
     }
 
