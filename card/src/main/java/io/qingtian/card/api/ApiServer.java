@@ -21,6 +21,7 @@ public final class ApiServer implements AutoCloseable {
     private final ServerConnector tcp;
     private final Path socket;
 
+    /** @param host null: no TCP listener */
     public ApiServer(ApiHandler handler, String host, int port, Path socket) throws Exception {
         QueuedThreadPool pool = new QueuedThreadPool(32, 2);
         pool.setName("card-api");
@@ -29,10 +30,14 @@ public final class ApiServer implements AutoCloseable {
         HttpConfiguration cfg = new HttpConfiguration();
         cfg.setSendServerVersion(false);
         cfg.setSendDateHeader(false);
-        this.tcp = new ServerConnector(server, new HttpConnectionFactory(cfg));
-        tcp.setHost(host);
-        tcp.setPort(port);
-        server.addConnector(tcp);
+        if (host != null) {
+            this.tcp = new ServerConnector(server, new HttpConnectionFactory(cfg));
+            tcp.setHost(host);
+            tcp.setPort(port);
+            server.addConnector(tcp);
+        } else {
+            this.tcp = null; // Unix socket only
+        }
         this.socket = socket;
         if (socket != null) {
             Files.deleteIfExists(socket);
@@ -50,10 +55,14 @@ public final class ApiServer implements AutoCloseable {
 
     /** The bound TCP port (useful with port 0). */
     public int port() {
-        return tcp.getLocalPort();
+        return tcp == null ? -1 : tcp.getLocalPort();
     }
 
+    /** http://HOST:PORT, or null when only the Unix socket serves. */
     public String endpoint() {
+        if (tcp == null) {
+            return null;
+        }
         String h = tcp.getHost();
         return "http://" + (h.contains(":") ? "[" + h + "]" : h) + ":" + port();
     }

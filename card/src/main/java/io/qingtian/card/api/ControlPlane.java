@@ -42,7 +42,11 @@ public final class ControlPlane implements AutoCloseable {
      * @param apiPort TCP port of the control API (0 = any free port), or -1 for no HTTP API
      */
     public record Options(Path trust, char[] passphrase, String apiHost, int apiPort, HypervisorLauncher launcher,
-            int uidBase) {
+            int uidBase, boolean tcpOptional) {
+        public Options(Path trust, char[] passphrase, String apiHost, int apiPort, HypervisorLauncher launcher, int uidBase) {
+            this(trust, passphrase, apiHost, apiPort, launcher, uidBase, false);
+        }
+
         public static Options defaults() {
             return new Options(null, null, "127.0.0.1", -1, HypervisorLauncher.sameJvm(), Confinement.DEFAULT_UID_BASE);
         }
@@ -88,11 +92,23 @@ public final class ControlPlane implements AutoCloseable {
             if (o.apiPort() >= 0) {
                 audit = new AuditLog(state.resolve("control").resolve("audit.log"));
                 ApiService svc = new ApiService(tenants, volumes, net, im, state.resolve("images"));
+                boolean tcp = true;
+                if (o.tcpOptional() && o.apiPort() > 0 && !portFree(o.apiHost(), o.apiPort())) {
+                    // the default port is taken (another card on this host): the Unix socket still serves
+                    LOG.warning("control API port " + o.apiHost() + ":" + o.apiPort()
+                            + " is in use; serving the API on " + state.resolve("api.sock") + " only (use --api-port)");
+                    tcp = false;
+                }
                 try {
-                    server = new ApiServer(new ApiHandler(tenants, svc, audit), o.apiHost(), o.apiPort(),
+                    server = new ApiServer(new ApiHandler(tenants, svc, audit), tcp ? o.apiHost() : null, o.apiPort(),
                             state.resolve("api.sock"));
                 } catch (Exception e) {
-                    throw new IOException("control API on " + o.apiHost() + ":" + o.apiPort() + ": " + e.getMessage(), e);
+                    Throwable root = e;
+                    while (root.getCause() != null) {
+                        root = root.getCause();
+                    }
+                    throw new UserError("control API on " + o.apiHost() + ":" + o.apiPort() + ": " + root.getMessage()
+                            + " (choose another --api-port)");
                 }
             }
             return new ControlPlane(net, trust, tenants, im, audit, server);
@@ -105,6 +121,14 @@ public final class ControlPlane implements AutoCloseable {
             }
             net.close();
             throw e;
+        }
+    }
+
+    private static boolean portFree(String host, int port) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(port, 1, java.net.InetAddress.getByName(host))) {
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -138,7 +162,7 @@ public final class ControlPlane implements AutoCloseable {
         return instances;
     }
 
-    /** The HTTP endpoint, or null without an HTTP API. */
+    /** The HTTP endpoint, or null without a TCP listener. */
     public String endpoint() {
         return api == null ? null : api.endpoint();
     }

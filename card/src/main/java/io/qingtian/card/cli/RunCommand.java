@@ -13,6 +13,9 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     StateOption state;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     // card-control options (card/CONTROL.md)
     @picocli.CommandLine.Option(names = "--trust", paramLabel = "PUBLIC_KEY",
             description = "Trust anchors for secure boot: an Ed25519 .pub file or a directory of them.")
@@ -64,15 +67,18 @@ final class RunCommand implements Callable<Integer> {
         }
         io.qingtian.card.api.ControlPlane.Options opts = new io.qingtian.card.api.ControlPlane.Options(trust, pass,
                 apiHost, apiPort, hypervisorDist == null ? io.qingtian.card.instance.HypervisorLauncher.sameJvm()
-                        : io.qingtian.card.instance.HypervisorLauncher.dist(hypervisorDist), uidBase);
+                        : io.qingtian.card.instance.HypervisorLauncher.dist(hypervisorDist), uidBase,
+                spec.commandLine().getParseResult().matchedOption("--api-port") == null);
         CardDaemon card = CardDaemon.start(state.dir(), Exporters.vhostUser(), opts);
         // The JVM runs shutdown hooks on SIGTERM and SIGINT: that is the clean stop.
         Runtime.getRuntime().addShutdownHook(new Thread(card::close, "card-shutdown"));
         System.out.println("card running at " + card.state().root() + " (control socket "
                 + card.state().controlSocket() + ")");
-        if (card.plane().endpoint() != null) {
-            System.out.println("control API at " + card.plane().endpoint() + " and unix:" + card.state().root().resolve("api.sock")
-                    + " (operator token in " + card.state().root().resolve("control/admin.token") + ")");
+        if (apiPort >= 0) {
+            String ep = card.plane().endpoint();
+            System.out.println("control API at " + (ep == null ? "" : ep + " and ") + "unix:"
+                    + card.state().root().resolve("api.sock") + " (operator token in "
+                    + card.state().root().resolve("control/admin.token") + ")");
         }
         System.out.flush();
         card.awaitStopped();
