@@ -133,8 +133,15 @@ class ControlApiTest {
                 assertThat(a.body().size()).as("own tenant sees its resources in " + l[1]).isPositive();
             }
         }
+        // tokens: another tenant cannot revoke (or learn about) A's token
+        String idA = call(tokenA, "GET", "/v1/whoami", null).body().get("token").asText();
+        assertThat(call(tokenB, "DELETE", "/v1/tokens/" + idA, null).status()).isEqualTo(404);
+        assertThat(call(tokenA, "GET", "/v1/whoami", null).status()).isEqualTo(200);
+        assertThat(call(tokenB, "GET", "/v1/tokens", null).body().toString()).doesNotContain(idA);
         // the tenant-only and admin-only halves
         assertThat(call(tokenA, "GET", "/v1/tenants", null).status()).isEqualTo(403);
+        String tenantA = call(tokenA, "GET", "/v1/whoami", null).body().get("tenant").asText();
+        assertThat(call(tokenB, "POST", "/v1/tenants/" + tenantA + "/tokens", null).status()).isEqualTo(403);
         assertThat(call(admin, "GET", "/v1/volumes", null).status()).isEqualTo(403);
         // own tenant, read-only named endpoints
         assertThat(call(tokenA, "GET", "/v1/volumes/v1", null).status()).isEqualTo(200);
