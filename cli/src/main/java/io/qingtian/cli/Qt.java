@@ -25,7 +25,9 @@ public final class Qt implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
-        cl.addSubcommand("card", new io.qingtian.card.cli.CardCommand());
+        cl.addSubcommand("card", io.qingtian.card.cli.CardCommand.commandLine());
+        cl.addSubcommand("cloud", io.qingtian.card.cli.api.CloudCommand.commandLine());
+        cl.addSubcommand("completion", new io.qingtian.card.cli.api.CompletionCommand());
         cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
         cl.addSubcommand("demo", new io.qingtian.hypervisor.demo.DemoCommand());
         cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
