@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code qt hypervisor}: runs one VM in this process. */
 @Command(name = "hypervisor", mixinStandardHelpOptions = true,
         description = "The QingTian hypervisor: one KVM virtual machine per process.",
-        subcommands = {HypervisorCommand.Run.class})
+        subcommands = {HypervisorCommand.Run.class, io.qingtian.hypervisor.api.ApiClientCommand.class})
 public final class HypervisorCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -229,12 +229,9 @@ public final class HypervisorCommand implements Runnable {
                     vmm.putNetworkInterface("net" + i, io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec.parseNet(nets.get(i)));
                 }
             };
-            String warning = flavourWarning(KvmFlavour.detect());
-            if (warning != null) {
-                System.err.println(warning);
-            }
             return io.qingtian.hypervisor.api.ApiRunner.run(apiSock, configFile, preset, id,
-                    new Console(new FileOutputStream(FileDescriptor.out), System.in), timeoutSeconds, System.err);
+                    new Console(new FileOutputStream(FileDescriptor.out), System.in), timeoutSeconds,
+                    flavourWarning(KvmFlavour.detect()), System.err);
         }
     }
 }

@@ -27,7 +27,7 @@ public final class ApiRunner {
      * @param timeoutSeconds stop the VM after this long, or null
      */
     public static int run(Path apiSock, Path configFile, Consumer<VmmController> preset, String id, Console console,
-                          Long timeoutSeconds, PrintStream err) throws InterruptedException {
+                          Long timeoutSeconds, String bootWarning, PrintStream err) throws InterruptedException {
         VmmController vmm = new VmmController(id == null ? "anonymous-instance" : id, console);
         FirecrackerApi api = new FirecrackerApi(vmm);
         ApiServer server = null;
@@ -50,6 +50,9 @@ public final class ApiRunner {
                 Runtime.getRuntime().addShutdownHook(hook);
             }
             if (configFile != null || preset != null) {
+                if (bootWarning != null) {
+                    err.println(bootWarning); // only once the configuration is known to be good
+                }
                 try {
                     vmm.start();
                 } catch (ApiException e) {
