@@ -105,11 +105,14 @@ final class VolumeCommand implements Runnable {
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List volumes.")
     static final class ListCmd implements Callable<Integer> {
         @Mixin StateOption state;
+        @Option(names = "--json", description = "One JSON array (for scripts) instead of the table.") boolean json;
 
         @Override
-        public Integer call() {
+        public Integer call() throws IOException {
             ControlResponse r = send(state, new ControlRequest.ListVolumes());
-            if (r instanceof ControlResponse.Volumes v) {
+            if (r instanceof ControlResponse.Volumes v && json) {
+                System.out.println(io.qingtian.card.fs.Json.MAPPER.writeValueAsString(v.volumes()));
+            } else if (r instanceof ControlResponse.Volumes v) {
                 System.out.printf("%-20s %10s %-10s %-16s %-24s %s%n", "NAME", "SIZE", "ENCRYPTED", "QOS", "BACKEND", "EXPORT");
                 for (VolumeInfo i : v.volumes()) {
                     String qos = (i.iops() > 0 ? i.iops() + "iops" : "") + (i.iops() > 0 && i.bandwidth() > 0 ? "," : "")

@@ -74,6 +74,8 @@ class CardCliTest {
         try (CardProcess card = CardProcess.start(state)) {
             String list = Qt.ok("card", "volume", "list", "--state", st);
             assertThat(list).containsPattern("plain\\s+16M").containsPattern("secret\\s+8M\\s+aes-xts");
+            assertThat(Qt.ok("card", "volume", "list", "--json", "--state", st))
+                    .contains("\"name\":\"secret\",\"sizeBytes\":8388608,\"backend\":\"file\",\"encrypted\":true");
             assertThat(card.terminate()).isEqualTo(143); // SIGTERM: clean stop through the shutdown hook
             assertThat(card.log()).contains("stopped");
         }
