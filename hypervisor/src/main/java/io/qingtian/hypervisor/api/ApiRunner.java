@@ -29,6 +29,7 @@ public final class ApiRunner {
     public static int run(Path apiSock, Path configFile, Consumer<VmmController> preset, String id, Console console,
                           Long timeoutSeconds, String bootWarning, PrintStream err) throws InterruptedException {
         VmmController vmm = new VmmController(id == null ? "anonymous-instance" : id, console);
+        vmm.onEvent(e -> err.println("qt: " + e));
         FirecrackerApi api = new FirecrackerApi(vmm);
         ApiServer server = null;
         Thread hook = null;

@@ -59,11 +59,17 @@ public final class VmmController {
     private final Map<String, VhostUserDeviceSpec> nics = new LinkedHashMap<>();
     private Vm vm;
     private PciDevicesConfig devices;
-    private final List<String> log = new ArrayList<>();
+
+    private java.util.function.Consumer<String> events = e -> { };
 
     public VmmController(String id, Console console) {
         this.id = id;
         this.console = console;
+    }
+
+    /** Where one-line lifecycle events with timings go (the CLI prints them on stderr). */
+    public synchronized void onEvent(java.util.function.Consumer<String> sink) {
+        events = sink;
     }
 
     public String id() {
@@ -233,7 +239,8 @@ public final class VmmController {
         }
         try {
             VmSnapshot.Created c = VmSnapshot.create(vm, devices, statePath, memPath);
-            log.add("snapshot " + statePath + ": " + c);
+            events.accept(String.format("snapshot created in %.1f ms: state %d bytes, memory file %d MiB with %d MiB of data",
+                    c.nanos() / 1e6, c.stateBytes(), c.memoryFileBytes() >> 20, c.memoryDataBytes() >> 20));
             return c;
         } catch (SnapshotException e) {
             throw ApiException.badRequest("snapshot/create: " + e.getMessage());
@@ -249,10 +256,13 @@ public final class VmmController {
             throw ApiException.badRequest("snapshot/load: only into a fresh hypervisor (boot resources were already configured)");
         }
         List<String> warnings = new ArrayList<>();
+        long t0 = System.nanoTime();
         Vm restored;
+        boolean rng;
         try {
             VmSnapshot.Loaded loaded = VmSnapshot.load(statePath, memPath);
             restored = VmSnapshot.restore(loaded, console, false, warnings);
+            rng = loaded.meta().rng();
             vcpus = loaded.meta().vcpus();
             memMib = loaded.meta().memoryBytes() >> 20;
         } catch (SnapshotException e) {
@@ -260,7 +270,11 @@ public final class VmmController {
         } catch (IOException | LinuxException | UserError | IllegalArgumentException e) {
             throw ApiException.badRequest("snapshot/load: cannot restore: " + e.getMessage());
         }
-        adopt(restored, new PciDevicesConfig(List.of(), List.of(), false), resume ? State.RUNNING : State.PAUSED);
+        adopt(restored, new PciDevicesConfig(List.of(), List.of(), rng),
+                resume ? State.RUNNING : State.PAUSED);
+        events.accept(String.format("snapshot loaded in %.1f ms (%d vCPUs, %d MiB mapped from %s), %s",
+                (System.nanoTime() - t0) / 1e6, vcpus, memMib, memPath, resume ? "running" : "paused"));
+        warnings.forEach(w -> events.accept("snapshot load warning: " + w));
         return warnings;
     }
 
