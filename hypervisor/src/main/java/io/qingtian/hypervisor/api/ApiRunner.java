@@ -3,6 +3,7 @@ package io.qingtian.hypervisor.api;
 import io.qingtian.hypervisor.Console;
 import io.qingtian.hypervisor.ExitStatus;
 import io.qingtian.hypervisor.VmExit;
+import io.qingtian.hypervisor.snapshot.VmSnapshot;
 import io.qingtian.sys.UserError;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -49,6 +50,10 @@ public final class ApiRunner {
                 ApiServer s = server;
                 hook = new Thread(s::close, "api-socket-cleanup");
                 Runtime.getRuntime().addShutdownHook(hook);
+            }
+            if (configFile == null && preset == null) {
+                // Waiting for the API: warm up the restore path meanwhile (see VmSnapshot.prewarm).
+                Thread.ofPlatform().daemon().name("restore-prewarm").start(VmSnapshot::prewarm);
             }
             if (configFile != null || preset != null) {
                 if (bootWarning != null) {
