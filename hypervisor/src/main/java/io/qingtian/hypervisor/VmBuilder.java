@@ -73,6 +73,7 @@ public final class VmBuilder {
         if (restoredRam != null) {
             cleanup.add(restoredRam);
         }
+        PhaseTrace trace = new PhaseTrace(System.getenv("QT_TRACE_BUILD") != null);
         try {
             int n = machine.vcpus();
             int max = kvm.maxVcpus();
@@ -80,6 +81,7 @@ public final class VmBuilder {
                 throw new UserError("too many vCPUs: " + n + " (this host's KVM allows at most " + max + ")");
             }
 
+            trace.mark("start");
             // 1. The VM and its in-kernel interrupt controllers and timer (before any vCPU).
             KvmVm vm = kvm.createVm();
             cleanup.add(vm);
@@ -88,6 +90,7 @@ public final class VmBuilder {
             vm.createIrqchip();
             vm.createPit2(KvmVm.KVM_PIT_SPEAKER_DUMMY);
 
+            trace.mark("kvm vm+irqchip");
             // 2. Guest memory.
             GuestRam ram = restoredRam != null ? restoredRam : GuestRam.allocate(machine.memoryBytes(), machine.backing());
             if (restoredRam == null) {
@@ -95,6 +98,7 @@ public final class VmBuilder {
             }
             ram.register(vm);
 
+            trace.mark("guest ram");
             // 3. Platform devices. Their stop callbacks reach the Vm, which exists only at the end.
             AtomicReference<Vm> self = new AtomicReference<>();
             Runnable powerOff = () -> stop(self, ExitStatus.POWEROFF, "guest powered off (ACPI S5)");
@@ -113,6 +117,7 @@ public final class VmBuilder {
                     .add(AcpiPm.PORT_BASE, AcpiPm.PORT_LENGTH, pm, "ACPI PM");
             Bus.Builder mmioBuilder = Bus.builder();
 
+            trace.mark("legacy devices");
             // 3b. PCI segment 0: virtio-pci devices (card-served over vhost-user, and virtio-rng).
             PciSegment pci = PciSegment.build(vm, ram.memory(), X86Layout.MMIO_HOLE_END + ram.highBytes(), devices);
             cleanup.add(pci);
@@ -121,6 +126,7 @@ public final class VmBuilder {
             Bus pio = pioBuilder.build();
             Bus mmio = mmioBuilder.build();
 
+            trace.mark("pci");
             // 4. ACPI tables (the only way this kernel finds the other CPUs: no MP table support).
             List<Integer> apicIds = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -137,6 +143,7 @@ public final class VmBuilder {
                     ram.memory().write(c.gpa(), c.bytes());
                 }
 
+                trace.mark("acpi");
                 // 5. Kernel, initramfs, command line, boot information.
                 List<E820Entry> e820 = E820Entry.forRam(ram.lowBytes(), ram.highBytes());
                 kernel = KernelLoader.load(ram.memory(), boot.kernel(), boot.initramfs(), boot.cmdline(),
@@ -145,6 +152,7 @@ public final class VmBuilder {
                         ? BootCpu.longModeGdt() : BootCpu.protectedModeGdt());
             }
 
+            trace.mark("kernel load");
             // 6. vCPUs. The application processors wait for INIT/SIPI from the boot CPU in the
             // in-kernel LAPIC (KVM starts them in MP_STATE_UNINITIALIZED), so only vCPU 0 gets
             // the entry state.
@@ -168,8 +176,10 @@ public final class VmBuilder {
                 BootCpu.enterProtectedMode(bsp, kernel.entry(), kernel.bootInfo());
             }
 
+            trace.mark("vcpus");
             Vm result = new Vm(kvm, vm, ram, pio, mmio, vcpus);
             self.set(result);
+            trace.mark("done");
             result.addResource(pci);
             result.addResource(rtc);
             result.addResource(serial);
@@ -183,6 +193,24 @@ public final class VmBuilder {
         } catch (RuntimeException e) {
             closeAll(cleanup);
             throw e;
+        }
+    }
+
+    /** With QT_TRACE_BUILD set, prints how long each build step took (for start-up work). */
+    private static final class PhaseTrace {
+        private final boolean on;
+        private long last = System.nanoTime();
+
+        PhaseTrace(boolean on) {
+            this.on = on;
+        }
+
+        void mark(String finished) {
+            if (on) {
+                long now = System.nanoTime();
+                System.err.printf("qt: build: %s %d ms%n", finished, (now - last) / 1_000_000);
+                last = now;
+            }
         }
     }
 

@@ -68,7 +68,7 @@ final class AotCache {
                 cmd.add("--help");
             }
             System.err.println("lab: training the AOT cache for qt in L1");
-            HostTools.run(null, 300, cmd);
+            HostTools.run(null, 120, cmd);
             if (Files.isRegularFile(result) && Files.size(result) > 0) {
                 Files.copy(result, out, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }

@@ -98,8 +98,8 @@ final class L1Image {
                 cpio.file("opt/qt/bin/qt", 0755, L1Init.qtLauncher(classPath).getBytes());
             }
         });
-        cache.prune("l1", "qt-", 8);
-        cache.prune("l1", "aot-", 8);
+        cache.prune("l1", "qt-", 4);
+        cache.prune("l1", "aot-", 4);
         cache.prune("l1", "disk-", 3);
         cache.prune("l1", "base-", 4);
         cache.prune("jdk", "", 3);

@@ -81,14 +81,33 @@ class LabTest {
         assertThat(new String(Files.readAllBytes(results), 0, 16, StandardCharsets.US_ASCII)).isEqualTo("result-on-disk\n\0");
     }
 
-    @Test
-    void aCommandThatNeverEndsIsReportedAsTimedOut() throws Exception {
-        // Through the real CLI, as scripts use it: exit code 124 and a clear message.
+    /** {@code qt lab run ARGS} through the real CLI in its own JVM, as scripts use it. */
+    private static Process qtLabRun(java.util.Map<String, String> env, String... args) throws java.io.IOException {
         Path dist = Lab.defaultDist();
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", dist.resolve("qingtian-cli.jar") + ":" + dist.resolve("lib") + "/*",
-                "io.qingtian.cli.Qt", "lab", "run", "--timeout", "20", "--", "sh", "-c", "echo started; sleep 600"));
-        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+                "io.qingtian.cli.Qt", "lab", "run"));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+        pb.environment().putAll(env);
+        return pb.start();
+    }
+
+    @Test
+    void anL1ThatCannotBootIsAClearErrorNotAHang() throws Exception {
+        // An init that does not exist: the L1 kernel panics; the lab retries once, then says so.
+        Process p = qtLabRun(java.util.Map.of("QT_LAB_KERNEL_ARGS", "rdinit=/no-such-init"), "--timeout", "300", "--", "true");
+        p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+        String stderr = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(stderr).isEqualTo(Lab.LAB_FAILURE_EXIT);
+        assertThat(stderr).contains("retrying once", "lab: L1 stopped before its init was ready", "Kernel panic");
+    }
+
+    @Test
+    void aCommandThatNeverEndsIsReportedAsTimedOut() throws Exception {
+        // Through the real CLI, as scripts use it: exit code 124 and a clear message.
+        Process p = qtLabRun(java.util.Map.of(), "--timeout", "20", "--", "sh", "-c", "echo started; sleep 600");
         Thread.ofVirtual().start(() -> {
             try {
                 p.getInputStream().transferTo(System.out);

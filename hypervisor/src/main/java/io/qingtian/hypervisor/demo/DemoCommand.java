@@ -26,6 +26,10 @@ import picocli.CommandLine.Option;
  * and 256 MiB to a busybox shell, which runs a few commands and powers the VM off. Natively
  * when this host's KVM is hardware KVM; otherwise (PVM, no VT-x/AMD-V) inside the nested lab,
  * where L1 has a real KVM. It says which.
+ *
+ * <p>The demo has no device backends to share memory with, so it uses private anonymous RAM
+ * with transparent huge pages: under nested paging the bzImage's self-decompression reached
+ * the first console output about twice as fast as with the (default) memfd backing.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Boot the stock Debian kernel on the QingTian hypervisor (2 vCPUs, 256 MiB) to a busybox "
@@ -82,7 +86,8 @@ public final class DemoCommand implements Callable<Integer> {
 
     private int runNative(Path initramfs) throws Exception {
         GuestKernel kernel = GuestKernel.stock();
-        VmConfig config = new VmConfig(new VmConfig.Machine(CPUS, VmConfig.parseSize(MEMORY)),
+        VmConfig config = new VmConfig(new VmConfig.Machine(CPUS, VmConfig.parseSize(MEMORY),
+                io.qingtian.hypervisor.memory.GuestRam.Backing.PRIVATE_ANONYMOUS),
                 new VmConfig.BootSource(kernel.bzImage(), initramfs, VmConfig.DEFAULT_CMDLINE + " quiet"));
         try (Vm vm = VmBuilder.build(config, new Console(new FileOutputStream(FileDescriptor.out), null))) {
             vm.start();
@@ -98,7 +103,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private int runInLab(Path initramfs) {
         String command = "qt hypervisor run --kernel \"$QT_GUEST_KERNEL\" --initramfs /tmp/demo.cpio --cpus " + CPUS
-                + " --memory " + MEMORY + " --cmdline '" + VmConfig.DEFAULT_CMDLINE + " quiet'";
+                + " --memory " + MEMORY + " --memory-backing anonymous --cmdline '" + VmConfig.DEFAULT_CMDLINE + " quiet'";
         LabRequest request = LabRequest.of("sh", "-c", command)
                 .withFile(initramfs, "/tmp/demo.cpio")
                 .withTimeout(Duration.ofSeconds(timeoutSeconds));
