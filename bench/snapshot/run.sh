@@ -45,7 +45,7 @@ PY
     kill $PA; wait $PA || true
     grep 'snapshot created' "$OUT/a.err"
     echo "state file $(stat -c %s "$OUT/s.snap") bytes; memory file $(stat -c %s "$OUT/s.mem") bytes, $(du -k "$OUT/s.mem" | cut -f1) KiB on disk"
-    ./qt hypervisor run --api-sock "$B" > "$OUT/b.out" 2> "$OUT/b.err" & PB=$!
+    QT_RESTORE_MEMORY=${QT_RESTORE_MEMORY:-map} ./qt hypervisor run --api-sock "$B" > "$OUT/b.out" 2> "$OUT/b.err" & PB=$!
     wait_api "$B"; sleep 1 # let the prewarm finish
     api "$B" PUT /snapshot/load "{\"snapshot_path\":\"$OUT/s.snap\",\"mem_file_path\":\"$OUT/s.mem\",\"resume_vm\":true}"
     api "$B" GET /
