@@ -40,7 +40,7 @@ cat > "$OUT/script.sh" <<'SCRIPT'
 Q=/tmp/q
 qemu() { "$Q/lib/ld-linux-x86-64.so.2" --library-path "$Q/lib" "$Q/bin/qemu-system-x86_64" -L "$Q/share" "$@"; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
-for M in "256 64" "1024 64"; do
+for M in "256 16" "1024 16"; do
   set -- $M; MEM=$1; FILL=$2
   rm -f /tmp/mon* /tmp/q.mig /tmp/q.out /tmp/r.out
   COMMON="-M microvm,rtc=on -enable-kvm -cpu host -smp 1 -m ${MEM}M -nodefaults -no-user-config -nographic -display none"
