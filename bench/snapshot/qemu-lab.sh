@@ -39,7 +39,7 @@ chmod 755 "$ROOT/init"
 cat > "$OUT/script.sh" <<'SCRIPT'
 Q=/tmp/q
 qemu() { "$Q/lib/ld-linux-x86-64.so.2" --library-path "$Q/lib" "$Q/bin/qemu-system-x86_64" -L "$Q/share" "$@"; }
-ms() { echo $(( $(date +%s%N) / 1000000 )); }
+ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; } # busybox date has no %N: 10 ms resolution
 for M in "256 16" "1024 16"; do
   set -- $M; MEM=$1; FILL=$2
   rm -f /tmp/mon* /tmp/q.mig /tmp/q.out /tmp/r.out
@@ -57,14 +57,15 @@ for M in "256 16" "1024 16"; do
   T1=$(ms); echo "QEMU save (stop + migrate to file): $((T1-T0)) ms, file $(stat -c %s /tmp/q.mig) bytes"
   echo "quit" >&3; exec 3>&-; wait $PQ || true
   rm -f /tmp/monin; mkfifo /tmp/monin
-  qemu $COMMON -kernel "$QT_GUEST_KERNEL" -initrd /tmp/l2.cpio -serial file:/tmp/r.out -monitor stdio -incoming defer \
+  qemu $COMMON -kernel "$QT_GUEST_KERNEL" -initrd /tmp/l2.cpio \
+      -append "console=ttyS0 reboot=k panic=1 quiet qt.fill=$FILL" -serial file:/tmp/r.out -monitor stdio -incoming defer \
       < /tmp/monin > /tmp/mon.out 2>&1 &
   PQ=$!
   exec 3> /tmp/monin
   sleep 3
   T0=$(ms); echo 'migrate_incoming "exec:cat /tmp/q.mig"' >&3
-  n=0; until grep -q 'VM status: running' /tmp/mon.out; do echo "info status" >&3; sleep 0.02; n=$((n+1)); [ $n -gt 30000 ] && break; done
-  T1=$(ms); echo "QEMU restore-to-running (migrate_incoming to running): $((T1-T0)) ms"
+  n=0; until grep -q 'VM status: running' /tmp/mon.out; do echo "info status" >&3; sleep 0.02; n=$((n+1)); [ $n -gt 3000 ] && break; done
+  T1=$(ms); echo "QEMU restore-to-running (migrate_incoming to running): $((T1-T0)) ms"; grep -i -m3 'error\|fail' /tmp/mon.out
   sleep 3; echo "continued: $(head -1 /tmp/r.out)"
   echo "quit" >&3; exec 3>&-; wait $PQ || true
 done
