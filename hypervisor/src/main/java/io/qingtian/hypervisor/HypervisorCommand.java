@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code qt hypervisor}: runs one VM in this process. */
 @Command(name = "hypervisor", mixinStandardHelpOptions = true,
         description = "The QingTian hypervisor: one KVM virtual machine per process.",
-        subcommands = {HypervisorCommand.Run.class})
+        subcommands = {HypervisorCommand.Run.class, io.qingtian.hypervisor.api.ApiClientCommand.class})
 public final class HypervisorCommand implements Runnable {
     @Spec
     CommandSpec spec;
@@ -103,8 +103,21 @@ public final class HypervisorCommand implements Runnable {
                     "  0 poweroff, 3 reboot, 4 guest crash (triple fault), 5 KVM cannot run the guest,",
                     "  1 hypervisor failure, 2 bad input, 6 stopped by the host (--timeout)."})
     static final class Run implements Callable<Integer> {
-        @Option(names = "--kernel", required = true, paramLabel = "PATH", description = "bzImage or ELF vmlinux with a PVH note")
+        @Option(names = "--kernel", paramLabel = "PATH", description = "bzImage or ELF vmlinux with a PVH note")
         Path kernel;
+
+        // ---- Firecracker-compatible API (issue 8): the contract with the card's supervisor. ----
+        @Option(names = "--api-sock", paramLabel = "PATH",
+                description = "serve Firecracker's REST API on this Unix socket; without boot flags or --config-file "
+                        + "the VM waits for its configuration and InstanceStart over the API")
+        Path apiSock;
+
+        @Option(names = "--config-file", paramLabel = "PATH",
+                description = "boot from a Firecracker-format JSON file (boot-source, machine-config, drives, network-interfaces)")
+        Path configFile;
+
+        @Option(names = "--id", paramLabel = "NAME", description = "instance id reported by GET / (default: anonymous-instance)")
+        String id;
 
         @Option(names = "--initramfs", paramLabel = "PATH", description = "initramfs image")
         Path initramfs;
@@ -152,6 +165,12 @@ public final class HypervisorCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            if (apiSock != null || configFile != null) {
+                return runWithApi();
+            }
+            if (kernel == null) {
+                throw new UserError("give --kernel PATH, --config-file PATH or --api-sock PATH");
+            }
             GuestRam.Backing kind = switch (backing) {
                 case "memfd" -> GuestRam.Backing.SHARED_MEMFD;
                 case "anonymous" -> GuestRam.Backing.PRIVATE_ANONYMOUS;
@@ -201,6 +220,26 @@ public final class HypervisorCommand implements Runnable {
                 err.println("qt: " + exit.detail() + " (exit status " + exit.code() + ")");
             }
             return exit.code();
+        }
+
+        /** API and/or config-file mode; boot flags (if any) configure the VM before it starts. */
+        private Integer runWithApi() throws InterruptedException {
+            if (kernel != null && configFile != null) {
+                throw new UserError("give either --kernel or --config-file, not both");
+            }
+            java.util.function.Consumer<io.qingtian.hypervisor.api.VmmController> preset = kernel == null ? null : vmm -> {
+                vmm.setMachineConfig(cpus, VmConfig.parseSize(memory) >> 20);
+                vmm.setBootSource(kernel.toString(), initramfs == null ? null : initramfs.toString(), cmdline);
+                for (int i = 0; i < disks.size(); i++) {
+                    vmm.putDrive("disk" + i, io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec.parseDisk(disks.get(i)));
+                }
+                for (int i = 0; i < nets.size(); i++) {
+                    vmm.putNetworkInterface("net" + i, io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec.parseNet(nets.get(i)));
+                }
+            };
+            return io.qingtian.hypervisor.api.ApiRunner.run(apiSock, configFile, preset, id,
+                    new Console(new FileOutputStream(FileDescriptor.out), System.in), timeoutSeconds,
+                    flavourWarning(KvmFlavour.detect()), System.err);
         }
     }
 }

@@ -130,10 +130,95 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
         return stopping;
     }
 
+    // ---- Pause and resume (issue 8). Parked vCPU threads are outside KVM_RUN, so no guest code
+    // runs and their state can be read or written from another thread (the snapshot does). ----
+
+    private final Object pauseLock = new Object();
+    private volatile boolean pauseRequested;
+    private int parked; // guarded by pauseLock
+
+    /** The KVM system handle (for the MSR index list when saving vCPU state). */
+    public Kvm kvm() {
+        return kvm;
+    }
+
+    /** Whether {@link #pause} parked the vCPUs and {@link #resume} has not released them yet. */
+    public boolean paused() {
+        return pauseRequested;
+    }
+
+    /**
+     * Kicks every vCPU out of KVM_RUN and waits until each is parked (a vCPU that has not started
+     * yet parks as soon as it starts). Returns false if they did not all park within
+     * {@code timeout} or the VM ended; the VM then stays flagged as pausing until {@link #resume}.
+     */
+    public boolean pause(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (pauseLock) {
+            pauseRequested = true;
+        }
+        for (VcpuRunner r : runners) {
+            r.kick();
+        }
+        synchronized (pauseLock) {
+            while (parked < liveVcpuThreads() && !stopping) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(pauseLock, Math.min(left, 10_000_000L));
+            }
+            return !stopping;
+        }
+    }
+
+    /** Releases the parked vCPUs; they re-enter KVM_RUN exactly where they left it. */
+    public void resume() {
+        synchronized (pauseLock) {
+            pauseRequested = false;
+            pauseLock.notifyAll();
+        }
+    }
+
+    private int liveVcpuThreads() {
+        int n = 0;
+        for (Thread t : threads) {
+            if (t.isAlive()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Override
+    public boolean pauseRequested() {
+        return pauseRequested;
+    }
+
+    @Override
+    public void park(int vcpu) {
+        synchronized (pauseLock) {
+            parked++;
+            pauseLock.notifyAll();
+            try {
+                while (pauseRequested && !stopping) {
+                    pauseLock.wait();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                parked--;
+            }
+        }
+    }
+
     @Override
     public void requestStop(VmExit why) {
         if (exit.compareAndSet(null, why)) {
             stopping = true;
+            synchronized (pauseLock) {
+                pauseLock.notifyAll(); // parked vCPUs leave
+            }
             for (VcpuRunner r : runners) {
                 r.kick();
             }

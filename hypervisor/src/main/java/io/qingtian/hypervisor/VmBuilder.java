@@ -52,11 +52,30 @@ public final class VmBuilder {
     }
 
     static Vm build(VmConfig config, Console console, Kvm kvm) {
+        return assemble(config.machine(), config.devices(), config.boot(), console, kvm, null);
+    }
+
+    /**
+     * Builds the platform of a VM whose memory comes from a snapshot (issue 8): the same
+     * memory slots, irqchip, devices and vCPUs (with CPUID), but no ACPI tables, kernel or boot
+     * registers: those are in the restored memory and vCPU state, which the caller sets before
+     * {@link Vm#start()}. {@code restoredRam} is owned by the VM from here on.
+     */
+    public static Vm buildForRestore(VmConfig.Machine machine, io.qingtian.hypervisor.vhostuser.PciDevicesConfig devices,
+                                     Console console, GuestRam restoredRam) {
+        return assemble(machine, devices, null, console, Kvm.open(), restoredRam);
+    }
+
+    private static Vm assemble(VmConfig.Machine machine, io.qingtian.hypervisor.vhostuser.PciDevicesConfig devices,
+                               VmConfig.BootSource boot, Console console, Kvm kvm, GuestRam restoredRam) {
         List<AutoCloseable> cleanup = new ArrayList<>();
         cleanup.add(kvm);
+        if (restoredRam != null) {
+            cleanup.add(restoredRam);
+        }
         PhaseTrace trace = new PhaseTrace(System.getenv("QT_TRACE_BUILD") != null);
         try {
-            int n = config.machine().vcpus();
+            int n = machine.vcpus();
             int max = kvm.maxVcpus();
             if (n > max) {
                 throw new UserError("too many vCPUs: " + n + " (this host's KVM allows at most " + max + ")");
@@ -73,8 +92,10 @@ public final class VmBuilder {
 
             trace.mark("kvm vm+irqchip");
             // 2. Guest memory.
-            GuestRam ram = GuestRam.allocate(config.machine().memoryBytes(), config.machine().backing());
-            cleanup.add(ram);
+            GuestRam ram = restoredRam != null ? restoredRam : GuestRam.allocate(machine.memoryBytes(), machine.backing());
+            if (restoredRam == null) {
+                cleanup.add(ram);
+            }
             ram.register(vm);
 
             trace.mark("guest ram");
@@ -98,7 +119,7 @@ public final class VmBuilder {
 
             trace.mark("legacy devices");
             // 3b. PCI segment 0: virtio-pci devices (card-served over vhost-user, and virtio-rng).
-            PciSegment pci = PciSegment.build(vm, ram.memory(), X86Layout.MMIO_HOLE_END + ram.highBytes(), config.devices());
+            PciSegment pci = PciSegment.build(vm, ram.memory(), X86Layout.MMIO_HOLE_END + ram.highBytes(), devices);
             cleanup.add(pci);
             pci.addPorts(pioBuilder);
             pci.addMmio(mmioBuilder);
@@ -116,18 +137,20 @@ public final class VmBuilder {
             if (acpi.endAddress() > X86Layout.ACPI_END) {
                 throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.endAddress()));
             }
-            for (AcpiBlob.Chunk c : acpi.chunks()) {
-                ram.memory().write(c.gpa(), c.bytes());
-            }
+            LoadedKernel kernel = null;
+            if (boot != null) { // a restored VM has its tables and kernel in the restored memory
+                for (AcpiBlob.Chunk c : acpi.chunks()) {
+                    ram.memory().write(c.gpa(), c.bytes());
+                }
 
-            trace.mark("acpi");
-            // 5. Kernel, initramfs, command line, boot information.
-            List<E820Entry> e820 = E820Entry.forRam(ram.lowBytes(), ram.highBytes());
-            VmConfig.BootSource boot = config.boot();
-            LoadedKernel kernel = KernelLoader.load(ram.memory(), boot.kernel(), boot.initramfs(), boot.cmdline(),
-                    ram.lowBytes(), e820, acpi.rsdpAddress());
-            BootCpu.writeTables(ram.memory(), kernel.protocol() == LoadedKernel.Protocol.LINUX_64
-                    ? BootCpu.longModeGdt() : BootCpu.protectedModeGdt());
+                trace.mark("acpi");
+                // 5. Kernel, initramfs, command line, boot information.
+                List<E820Entry> e820 = E820Entry.forRam(ram.lowBytes(), ram.highBytes());
+                kernel = KernelLoader.load(ram.memory(), boot.kernel(), boot.initramfs(), boot.cmdline(),
+                        ram.lowBytes(), e820, acpi.rsdpAddress());
+                BootCpu.writeTables(ram.memory(), kernel.protocol() == LoadedKernel.Protocol.LINUX_64
+                        ? BootCpu.longModeGdt() : BootCpu.protectedModeGdt());
+            }
 
             trace.mark("kernel load");
             // 6. vCPUs. The application processors wait for INIT/SIPI from the boot CPU in the
@@ -145,7 +168,9 @@ public final class VmBuilder {
                 BootCpu.setupLint(v);
             }
             KvmVcpu bsp = vcpus.get(0);
-            if (kernel.protocol() == LoadedKernel.Protocol.LINUX_64) {
+            if (kernel == null) {
+                // restored: the snapshot sets every vCPU's state
+            } else if (kernel.protocol() == LoadedKernel.Protocol.LINUX_64) {
                 BootCpu.enterLongMode(bsp, kernel.entry(), kernel.bootInfo());
             } else {
                 BootCpu.enterProtectedMode(bsp, kernel.entry(), kernel.bootInfo());

@@ -103,6 +103,42 @@ public final class GuestRam implements AutoCloseable {
         }
     }
 
+    /**
+     * Guest RAM restored from a snapshot's memory file (issue 8), laid out as the memfd is (low
+     * RAM at offset 0, high RAM after it). MAP_PRIVATE: nothing is copied, pages are read from
+     * the file (page cache) when the guest first touches them and copied only when it writes
+     * them, so restore time does not grow with guest size. Private memory cannot be shared with
+     * vhost-user backends (fd -1 in the regions): the snapshot code copies into a memfd instead
+     * when the VM has such devices.
+     */
+    public static GuestRam mapPrivateFile(java.nio.file.Path file, long total) {
+        long low = lowBytes(total);
+        long high = highBytes(total);
+        int fd = Libc.open(file.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        List<MemorySegment> maps = new ArrayList<>();
+        try {
+            int prot = Libc.PROT_READ | Libc.PROT_WRITE;
+            int flags = Libc.MAP_PRIVATE | Libc.MAP_NORESERVE;
+            List<GuestRegion> regions = new ArrayList<>();
+            MemorySegment lowMap = Libc.mmap(low, prot, flags, fd, 0);
+            maps.add(lowMap);
+            regions.add(new GuestRegion(0, lowMap, -1, 0));
+            if (high > 0) {
+                MemorySegment highMap = Libc.mmap(high, prot, flags, fd, low);
+                maps.add(highMap);
+                regions.add(new GuestRegion(X86Layout.MMIO_HOLE_END, highMap, -1, 0));
+            }
+            return new GuestRam(-1, List.copyOf(maps), new GuestMemory(regions), low, high);
+        } catch (RuntimeException e) {
+            for (MemorySegment m : maps) {
+                Libc.munmap(m);
+            }
+            throw e;
+        } finally {
+            Libc.closeQuietly(fd); // the mappings keep the file
+        }
+    }
+
     /** Registers every region as a KVM memory slot, in address order from slot 0. */
     public void register(KvmVm vm) {
         int slot = 0;

@@ -46,6 +46,17 @@ public final class VcpuRunner implements Runnable {
 
         /** This vCPU halted for good (HLT without an irqchip). */
         void halted(int vcpu);
+
+        /** Whether the VM wants its vCPUs parked (pause, snapshot); checked before every KVM_RUN. */
+        default boolean pauseRequested() {
+            return false;
+        }
+
+        /**
+         * Called on the vCPU thread when it is out of KVM_RUN and the VM is pausing: blocks until
+         * the VM resumes or stops. No guest code runs meanwhile (the vCPU is not in KVM_RUN).
+         */
+        default void park(int vcpu) {}
     }
 
     public VcpuRunner(KvmVcpu vcpu, Bus pio, Bus mmio, VcpuHost host) {
@@ -113,10 +124,24 @@ public final class VcpuRunner implements Runnable {
 
     private void loop(MemorySegment kickSet, MemorySegment zero) {
         KvmRun run = vcpu.kvmRun();
+        // Parking is only safe after a KVM_RUN that returned EINTR: after an I/O or MMIO exit the
+        // instruction completes only on the next KVM_RUN (api.rst, KVM_RUN: "the corresponding
+        // operations are complete (and guest state is consistent) only after userspace has
+        // re-entered the kernel with KVM_RUN"). A pending kick makes that KVM_RUN finish the
+        // instruction and return EINTR without running further guest code.
+        boolean consistent = true;
         while (!host.stopping()) {
+            if (host.pauseRequested()) {
+                if (consistent) {
+                    host.park(vcpu.id());
+                    continue;
+                }
+                kick();
+            }
             if (vcpu.run() < 0) {
                 int errno = NativeCall.errno();
                 if (errno == Errno.EINTR || errno == Errno.EAGAIN) {
+                    consistent = true;
                     Signals.consumePending(kickSet, zero);
                     continue;
                 }
@@ -125,6 +150,7 @@ public final class VcpuRunner implements Runnable {
                 return;
             }
             exits++;
+            consistent = false;
             switch (run.exitReason()) {
                 case KvmExit.IO -> handleIo(run);
                 case KvmExit.MMIO -> handleMmio(run);

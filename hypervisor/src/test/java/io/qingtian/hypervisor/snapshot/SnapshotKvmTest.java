@@ -1,0 +1,105 @@
+package io.qingtian.hypervisor.snapshot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.qingtian.hypervisor.Console;
+import io.qingtian.hypervisor.Vm;
+import io.qingtian.hypervisor.VmBuilder;
+import io.qingtian.hypervisor.VmConfig;
+import io.qingtian.hypervisor.vhostuser.PciDevicesConfig;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Pause, resume, snapshot and restore of a running guest on this host's KVM. */
+@Tag("kvm")
+class SnapshotKvmTest {
+    private static final PciDevicesConfig NO_DEVICES = new PciDevicesConfig(List.of(), List.of(), false);
+
+    @TempDir
+    Path dir;
+
+    private Vm boot(int cpus, ByteArrayOutputStream out) throws Exception {
+        VmConfig cfg = new VmConfig(new VmConfig.Machine(cpus, 64L << 20),
+                new VmConfig.BootSource(CounterGuest.kernel(dir), null, "console=ttyS0"), NO_DEVICES);
+        Vm vm = VmBuilder.build(cfg, new Console(out, null));
+        vm.start();
+        return vm;
+    }
+
+    private static long awaitCounterAbove(Vm vm, long floor) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        long c;
+        while ((c = CounterGuest.counter(vm.ram().memory())) <= floor) {
+            assertThat(System.nanoTime()).as("counter passes " + floor).isLessThan(deadline);
+            assertThat(vm.awaitExit(Duration.ofMillis(5))).as("VM still running").isNull();
+        }
+        return c;
+    }
+
+    @Test
+    void pauseStopsGuestProgressAndResumeContinuesIt() throws Exception {
+        try (Vm vm = boot(2, new ByteArrayOutputStream())) {
+            awaitCounterAbove(vm, 1000);
+            assertThat(vm.pause(Duration.ofSeconds(5))).isTrue();
+            long frozen = CounterGuest.counter(vm.ram().memory());
+            Thread.sleep(200);
+            assertThat(CounterGuest.counter(vm.ram().memory())).as("no progress while paused").isEqualTo(frozen);
+            vm.resume();
+            awaitCounterAbove(vm, frozen);
+            assertThat(vm.paused()).isFalse();
+        }
+    }
+
+    @Test
+    void restoredGuestContinuesCountingFromTheSnapshot() throws Exception {
+        Path state = dir.resolve("vm.snap");
+        Path mem = dir.resolve("vm.mem");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        long saved;
+        try (Vm vm = boot(1, out)) {
+            awaitCounterAbove(vm, 1000);
+            assertThat(vm.pause(Duration.ofSeconds(5))).isTrue();
+            saved = CounterGuest.counter(vm.ram().memory());
+            VmSnapshot.Created c = VmSnapshot.create(vm, NO_DEVICES, state, mem);
+            assertThat(c.memoryFileBytes()).isEqualTo(64L << 20);
+            assertThat(c.memoryDataBytes()).as("sparse: only touched pages").isLessThan(8L << 20).isPositive();
+            assertThat(CounterGuest.counter(vm.ram().memory())).as("snapshot does not run the guest").isEqualTo(saved);
+        }
+        assertThat(out.toString(StandardCharsets.US_ASCII)).isEqualTo("OK\n");
+        for (boolean copy : new boolean[] {false, true}) {
+            List<String> warnings = new ArrayList<>();
+            try (Vm restored = VmSnapshot.restore(VmSnapshot.load(state, mem), new Console(new ByteArrayOutputStream(), null),
+                    copy, warnings)) {
+                assertThat(CounterGuest.counter(restored.ram().memory())).isEqualTo(saved);
+                restored.start();
+                long now = awaitCounterAbove(restored, saved + 1000);
+                assertThat(now).isGreaterThan(saved);
+                assertThat(restored.awaitExit(Duration.ofMillis(50))).as("restored guest keeps running").isNull();
+            }
+        }
+        // MAP_PRIVATE: the restored guest's writes never reach the memory file.
+        try (Vm again = VmSnapshot.restore(VmSnapshot.load(state, mem), new Console(new ByteArrayOutputStream(), null),
+                false, new ArrayList<>())) {
+            assertThat(CounterGuest.counter(again.ram().memory())).isEqualTo(saved);
+        }
+    }
+
+    @Test
+    void snapshotOfARunningVmIsRefusedAndWritesNothing() throws Exception {
+        try (Vm vm = boot(1, new ByteArrayOutputStream())) {
+            awaitCounterAbove(vm, 0);
+            assertThatThrownBy(() -> VmSnapshot.create(vm, NO_DEVICES, dir.resolve("s"), dir.resolve("m")))
+                    .isInstanceOf(SnapshotException.class).hasMessageContaining("paused");
+            assertThat(Files.exists(dir.resolve("s"))).isFalse();
+        }
+    }
+}
