@@ -18,20 +18,39 @@ public final class Qt implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        System.exit(commandLine(args.length > 0 ? args[0] : null).execute(args));
     }
 
     /** The full command tree; tests call it the same way a user does. */
     public static CommandLine commandLine() {
+        return commandLine(null);
+    }
+
+    /**
+     * The command tree for a command line whose first word is {@code first}: when that names a
+     * subcommand, only that subcommand's tree is built. Building a tree instantiates its command
+     * objects and loads their classes; in the nested lab (TCG, 10-30x slower than native) the
+     * trees the hypervisor never uses (card: Jetty, Jackson, BouncyCastle; trust; lab) cost
+     * seconds of `qt hypervisor run` start-up. Every other first word (an option, help, a
+     * typo) gets the full tree, so help and error messages are unchanged.
+     */
+    static CommandLine commandLine(String first) {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
-        cl.addSubcommand("card", new io.qingtian.card.cli.CardCommand());
-        cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
-        cl.addSubcommand("demo", new io.qingtian.hypervisor.demo.DemoCommand());
-        cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
-        cl.addSubcommand("image", new io.qingtian.trust.cli.ImageCommand());
-        cl.addSubcommand("attest", new io.qingtian.trust.cli.AttestCommand());
+        if (wanted(first, "card")) cl.addSubcommand("card", new io.qingtian.card.cli.CardCommand());
+        if (wanted(first, "hypervisor")) cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
+        if (wanted(first, "demo")) cl.addSubcommand("demo", new io.qingtian.hypervisor.demo.DemoCommand());
+        if (wanted(first, "lab")) cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
+        if (wanted(first, "image")) cl.addSubcommand("image", new io.qingtian.trust.cli.ImageCommand());
+        if (wanted(first, "attest")) cl.addSubcommand("attest", new io.qingtian.trust.cli.AttestCommand());
         cl.setExecutionExceptionHandler(new UserErrorHandler());
         return cl;
+    }
+
+    private static final java.util.Set<String> NAMES = java.util.Set.of("card", "hypervisor", "demo", "lab", "image", "attest");
+
+    /** Whether the subcommand {@code name} belongs in the tree for a first word {@code first}. */
+    private static boolean wanted(String first, String name) {
+        return first == null || !NAMES.contains(first) || first.equals(name);
     }
 }
