@@ -18,6 +18,10 @@ public final class Qt implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && (args[0].equals("hypervisor") || args[0].equals("demo"))) {
+            // builds the VMM's downcall handles while picocli parses (NativePrewarm says why)
+            io.qingtian.sys.NativePrewarm.startForKvmVmm();
+        }
         System.exit(commandLine(args.length > 0 ? args[0] : null).execute(args));
     }
 
