@@ -42,18 +42,16 @@ int main(int argc, char **argv) {
     long ops = 0;
     double start = now(), end = start + secs, t = start;
     while (t < end) {
-        for (int i = 0; i < 16; i++) {
-            long blk;
-            if (rnd) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; blk = x % blocks; }
-            else { blk = ops % blocks; }
-            ssize_t r = write ? pwrite(fd, buf, bs, blk * bs) : pread(fd, buf, bs, blk * bs);
-            if (r != bs) { perror("io"); return 1; }
-            ops++;
-        }
+        long blk;
+        if (rnd) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; blk = x % blocks; }
+        else { blk = ops % blocks; }
+        ssize_t r = write ? pwrite(fd, buf, bs, blk * bs) : pread(fd, buf, bs, blk * bs);
+        if (r != bs) { perror("io"); return 1; }
+        ops++;
         t = now();
     }
     double el = t - start;
-    printf("blkbench %s %ld %ld %.3f %.1f %.0f\n", mode, bs, ops, el, ops * (double) bs / el / 1e6, ops / el);
+    printf("blkbench %s %ld %ld %.3f %.2f %.1f\n", mode, bs, ops, el, ops * (double) bs / el / 1e6, ops / el);
     close(fd);
     return 0;
 }

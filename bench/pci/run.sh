@@ -4,9 +4,10 @@
 # vhost-user-blk server (VhostUserBlkServer, via e2e's DiskServer) on a 256 MiB file in L1 RAM.
 # One L1 boot; each VMM boots the stock kernel once and runs blkbench (O_DIRECT, QD1):
 # sequential 1 MiB read/write and random 4 KiB read/write, SECS seconds each.
-# Usage: bench/pci/run.sh [SECS]      (from the repo root; needs a built tree: ./qt --help)
+# Usage: bench/pci/run.sh [SECS] [ROUNDS]   (from the repo root; ROUNDS alternate ours/QEMU; medians reported)
 set -euo pipefail
 SECS=${1:-5}
+ROUNDS=${2:-1}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/bench-pci.XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -45,28 +46,35 @@ cp -L /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin /usr/share/q
     ./mvnw -q -B -o -pl e2e -am test-compile -Dsurefire.failIfNoSpecifiedTests=false
 mkdir -p "$W/tc/io/qingtian/e2e/pci"; cp e2e/target/test-classes/io/qingtian/e2e/pci/DiskServer*.class "$W/tc/io/qingtian/e2e/pci/"
 
-cat > "$W/l1.sh" <<'L1'
+echo "ROUNDS=$ROUNDS" > "$W/l1.sh"
+cat >> "$W/l1.sh" <<'L1'
 J="java -cp /tmp/tc:/opt/qt/qingtian-cli.jar:/opt/qt/lib/*"
 CMD="console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
 waitsock() { for i in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 serve() { rm -f /tmp/d.sock; dd if=/dev/zero of=/tmp/d.img bs=1M count=256 2>/dev/null
           $J io.qingtian.e2e.pci.DiskServer /tmp/d.img /tmp/d.sock 1 >/dev/null 2>&1 & S=$!; waitsock /tmp/d.sock; }
+for r in $(seq 1 $ROUNDS); do
 serve
 qt hypervisor run --kernel "$QT_GUEST_KERNEL" --initramfs /tmp/l2.cpio --memory 256M --timeout 300 --no-rng \
-    --disk socket=/tmp/d.sock --cmdline "$CMD" 2>&1 | grep '^blkbench' | sed 's/^/qingtian /'
+    --disk socket=/tmp/d.sock --cmdline "$CMD" 2>&1 | grep -o 'blkbench .*' | sed 's/^/qingtian /'
 kill $S; wait $S 2>/dev/null
 serve
 /tmp/qemu/lib/ld-linux-x86-64.so.2 --library-path /tmp/qemu/lib /tmp/qemu/qemu-system-x86_64 -L /tmp/qemu/fw \
     -M q35,accel=kvm,memory-backend=mem -object memory-backend-memfd,id=mem,size=256M,share=on -m 256M -smp 1 -cpu host \
     -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel "$QT_GUEST_KERNEL" -initrd /tmp/l2.cpio \
     -append "$CMD" -chardev socket,id=c0,path=/tmp/d.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1 2>&1 \
-    | grep '^blkbench' | sed 's/^/qemu /'
+    | grep -o 'blkbench .*' | sed 's/^/qemu /'
 kill $S; wait $S 2>/dev/null
+done
 true
 L1
-./qt lab run --timeout 900 --file "$W/l2.cpio:/tmp/l2.cpio" --file "$W/qemu:/tmp/qemu" --file "$W/tc:/tmp/tc" \
-    --file "$W/l1.sh:/tmp/l1.sh" -- sh /tmp/l1.sh | tee "$W/out.txt"
-echo "--- ratio ours/QEMU (MB/s; >1 means we are faster)"
-awk '$2=="blkbench" { v[$1" "$3]=$7 } END { n=split("seqread seqwrite randread randwrite", m, " ");
-     for (i=1;i<=n;i++) { q=v["qingtian "m[i]]; e=v["qemu "m[i]];
-       printf "%-9s ours %8s MB/s  qemu %8s MB/s  ratio %s\n", m[i], q, e, (e>0 ? sprintf("%.2f", q/e) : "n/a") } }' "$W/out.txt"
+./qt lab run --timeout $((ROUNDS * 400 + 120)) --file "$W/l2.cpio:/tmp/l2.cpio" --file "$W/qemu:/tmp/qemu" --file "$W/tc:/tmp/tc" \
+    --file "$W/l1.sh:/tmp/l1.sh" -- sh /tmp/l1.sh | tr -d '\r' | tee "$W/out.txt"
+echo "--- medians over $ROUNDS round(s); ratio ours/QEMU in IOPS (>1: we are faster)"
+for m in seqread seqwrite randread randwrite; do
+    q=$(awk -v m=$m '$1=="qingtian" && $3==m {print $8}' "$W/out.txt" | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+    e=$(awk -v m=$m '$1=="qemu" && $3==m {print $8}' "$W/out.txt" | sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}')
+    bs=$(awk -v m=$m '$3==m {print $4; exit}' "$W/out.txt")
+    awk -v m=$m -v q="${q:-0}" -v e="${e:-0}" -v bs="${bs:-0}" 'BEGIN { printf "%-9s ours %7.1f IOPS %8.2f MB/s   qemu %7.1f IOPS %8.2f MB/s   ratio %s\n",
+        m, q, q*bs/1e6, e, e*bs/1e6, (e>0 ? sprintf("%.2f", q/e) : "n/a") }'
+done

@@ -32,8 +32,8 @@ public final class Qt implements Runnable {
 
     /**
      * The command tree for a command line whose first word is {@code first}: when that names a
-     * subcommand, only that subcommand's tree is built. Building a tree instantiates its command
-     * objects and loads their classes; in the nested lab (TCG, 10-30x slower than native) the
+     * subcommand of the VMM's start-up path ({@link #LEAN}), only that subcommand's tree is
+     * built. Building a tree instantiates its command objects and loads their classes; in the nested lab (TCG, 10-30x slower than native) the
      * trees the hypervisor never uses (card: Jetty, Jackson, BouncyCastle; trust; lab) cost
      * seconds of `qt hypervisor run` start-up. Every other first word (an option, help, a
      * typo) gets the full tree, so help and error messages are unchanged.
@@ -41,7 +41,9 @@ public final class Qt implements Runnable {
     static CommandLine commandLine(String first) {
         CommandLine cl = new CommandLine(new Qt());
         // Subcommands register here, one line each, as modules add them.
-        if (wanted(first, "card")) cl.addSubcommand("card", new io.qingtian.card.cli.CardCommand());
+        if (wanted(first, "card")) cl.addSubcommand("card", io.qingtian.card.cli.CardCommand.commandLine());
+        if (wanted(first, "cloud")) cl.addSubcommand("cloud", io.qingtian.card.cli.api.CloudCommand.commandLine());
+        if (wanted(first, "completion")) cl.addSubcommand("completion", new io.qingtian.card.cli.api.CompletionCommand());
         if (wanted(first, "hypervisor")) cl.addSubcommand("hypervisor", new io.qingtian.hypervisor.HypervisorCommand());
         if (wanted(first, "demo")) cl.addSubcommand("demo", new io.qingtian.hypervisor.demo.DemoCommand());
         if (wanted(first, "lab")) cl.addSubcommand("lab", new io.qingtian.lab.LabCommand());
@@ -51,10 +53,14 @@ public final class Qt implements Runnable {
         return cl;
     }
 
-    private static final java.util.Set<String> NAMES = java.util.Set.of("card", "hypervisor", "demo", "lab", "image", "attest");
+    /**
+     * The subcommands that get a tree of their own: the VMM's start-up path. Others (completion
+     * walks the whole tree) always get the full tree.
+     */
+    private static final java.util.Set<String> LEAN = java.util.Set.of("hypervisor", "demo");
 
     /** Whether the subcommand {@code name} belongs in the tree for a first word {@code first}. */
     private static boolean wanted(String first, String name) {
-        return first == null || !NAMES.contains(first) || first.equals(name);
+        return first == null || !LEAN.contains(first) || first.equals(name);
     }
 }

@@ -142,6 +142,11 @@ public final class HypervisorCommand implements Runnable {
         @Option(names = {"-v", "--verbose"}, description = "print how the VM ended even when it powered off")
         boolean verbose;
 
+        // card-control: the card launches confined hypervisors with --seccomp (card/CONTROL.md).
+        @Option(names = "--seccomp", description = "install the hypervisor's seccomp filter (io.qingtian.sys.Seccomp) "
+                + "after the VM is built and before any guest code runs")
+        boolean seccomp;
+
         @Spec
         CommandSpec spec;
 
@@ -171,6 +176,9 @@ public final class HypervisorCommand implements Runnable {
             FirstByteClock console = new FirstByteClock(new FileOutputStream(FileDescriptor.out));
             try (Vm vm = VmBuilder.build(config, new Console(console, System.in))) {
                 long t1 = System.nanoTime();
+                if (seccomp) {
+                    io.qingtian.sys.Seccomp.installHypervisorFilter();
+                }
                 vm.start();
                 exit = timeoutSeconds == null ? vm.awaitExit() : vm.awaitExit(Duration.ofSeconds(timeoutSeconds));
                 if (exit == null) {

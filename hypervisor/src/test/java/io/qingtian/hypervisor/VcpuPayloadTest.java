@@ -71,14 +71,17 @@ class VcpuPayloadTest {
 
     /**
      * The steady-state exit path (KVM_RUN, kvm_run decoding, bus dispatch) allocates nothing on
-     * the vCPU thread: measured by the thread's allocation counter between exits 30,000 and
-     * 40,000, after the JIT has compiled the loop. One boxed value per exit would be 160 KB.
+     * the vCPU thread: the thread's allocation counter is read every 10,000 exits, and once the
+     * JIT has compiled the loop some window must allocate (almost) nothing. When the JIT gets
+     * there depends on machine load, so every window is measured and the best one is judged;
+     * one boxed value per exit would be 160 KB in every window.
      */
     @Test
     void portIoExitPathAllocatesNothingInSteadyState() throws Exception {
-        int n = 40_000;
+        int n = 200_000;
+        int window = 10_000;
         var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        long[] marks = new long[2];
+        long[] marks = new long[n / window + 1];
         long[] count = new long[1];
         BusDevice uart = new BusDevice() {
             @Override
@@ -89,10 +92,8 @@ class VcpuPayloadTest {
             @Override
             public void write(long offset, int size, long value) {
                 long c = ++count[0];
-                if (c == 30_000) {
-                    marks[0] = mx.getCurrentThreadAllocatedBytes();
-                } else if (c == 40_000) {
-                    marks[1] = mx.getCurrentThreadAllocatedBytes();
+                if (c % window == 0) {
+                    marks[(int) (c / window)] = mx.getCurrentThreadAllocatedBytes();
                 }
             }
         };
@@ -104,7 +105,11 @@ class VcpuPayloadTest {
             vm.start();
             assertThat(vm.awaitExit(Duration.ofSeconds(120)).status()).isEqualTo(ExitStatus.HALTED);
             assertThat(count[0]).isEqualTo(n);
-            assertThat(marks[1] - marks[0]).as("bytes allocated by 10,000 exits").isLessThan(8 * 1024);
+            long best = Long.MAX_VALUE;
+            for (int w = 2; w < marks.length; w++) {
+                best = Math.min(best, marks[w] - marks[w - 1]);
+            }
+            assertThat(best).as("bytes allocated by the best window of 10,000 exits").isLessThan(8 * 1024);
         }
     }
 

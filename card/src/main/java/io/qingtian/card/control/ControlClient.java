@@ -61,6 +61,19 @@ public final class ControlClient implements AutoCloseable {
         return r;
     }
 
+    /** One raw JSON line each way (the network commands' transport, see NetworkWire.client). */
+    public String callRaw(String json) {
+        try {
+            String line = rawCall(json);
+            if (line == null) {
+                throw new UserError("card closed the control connection without answering");
+            }
+            return line;
+        } catch (IOException e) {
+            throw new UserError("control socket: " + e.getMessage());
+        }
+    }
+
     /** Sends raw text (tests of malformed input). */
     String rawCall(String line) throws IOException {
         lines.writeLine(line.getBytes(java.nio.charset.StandardCharsets.UTF_8));

@@ -35,6 +35,8 @@ public final class ControlServer implements AutoCloseable {
     private final Set<SocketChannel> connections = ConcurrentHashMap.newKeySet();
     private final Thread acceptor;
     private volatile boolean closed;
+    // card-control: requests other services answer (network ops), raw JSON line in, line out or null
+    private volatile java.util.function.UnaryOperator<String> extension;
 
     public ControlServer(Path path, ControlService service) throws IOException {
         this.path = path;
@@ -44,6 +46,11 @@ public final class ControlServer implements AutoCloseable {
         server.bind(UnixDomainSocketAddress.of(path));
         Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
         this.acceptor = Thread.ofPlatform().name("card-control").daemon().start(this::acceptLoop);
+    }
+
+    /** Lets another service answer some lines first (null from it = not mine). */
+    public void extension(java.util.function.UnaryOperator<String> ext) {
+        this.extension = ext;
     }
 
     private void acceptLoop() {
@@ -69,7 +76,9 @@ public final class ControlServer implements AutoCloseable {
                 if (line.isBlank()) {
                     continue;
                 }
-                lines.writeLine(Json.MAPPER.writeValueAsBytes(handleLine(line)));
+                String other = handleExtension(line);
+                lines.writeLine(other != null ? other.getBytes(java.nio.charset.StandardCharsets.UTF_8)
+                        : Json.MAPPER.writeValueAsBytes(handleLine(line)));
             }
         } catch (LineChannel.LineTooLongException e) {
             try {
@@ -83,6 +92,18 @@ public final class ControlServer implements AutoCloseable {
             }
         } finally {
             connections.remove(c);
+        }
+    }
+
+    private String handleExtension(String line) {
+        java.util.function.UnaryOperator<String> ext = extension;
+        if (ext == null || !inFlight.readLock().tryLock()) {
+            return null;
+        }
+        try {
+            return closed ? null : ext.apply(line);
+        } finally {
+            inFlight.readLock().unlock();
         }
     }
 

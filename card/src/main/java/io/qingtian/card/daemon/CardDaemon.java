@@ -38,6 +38,8 @@ public final class CardDaemon implements AutoCloseable {
     private final FileLock lock;
     private final VolumeManager volumes;
     private final ControlServer control;
+    // card-control: network, trust, tenants, instances, HTTP API (io.qingtian.card.api.ControlPlane)
+    private io.qingtian.card.api.ControlPlane plane;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private boolean closed;
 
@@ -50,6 +52,12 @@ public final class CardDaemon implements AutoCloseable {
     }
 
     public static CardDaemon start(StateDir state, BlockExporter exporter) throws IOException {
+        return start(state, exporter, null);
+    }
+
+    /** With {@code plane} options (null = volumes only): also hosts the card's other services. */
+    public static CardDaemon start(StateDir state, BlockExporter exporter,
+            io.qingtian.card.api.ControlPlane.Options plane) throws IOException {
         Files.createDirectories(state.root());
         FileChannel lc = FileChannel.open(state.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
@@ -74,9 +82,24 @@ public final class CardDaemon implements AutoCloseable {
             vm.restoreExports();
             ControlService service = new ControlService(vm, "card " + id.cardId() + " running at " + state.root()
                     + " (pid " + ProcessHandle.current().pid() + ")");
-            ControlServer server = new ControlServer(state.controlSocket(), service);
+            io.qingtian.card.api.ControlPlane cp = plane == null ? null
+                    : io.qingtian.card.api.ControlPlane.start(state.root(), vm, plane);
+            ControlServer server;
+            try {
+                server = new ControlServer(state.controlSocket(), service);
+            } catch (IOException | RuntimeException e) {
+                if (cp != null) {
+                    cp.close();
+                }
+                throw e;
+            }
+            if (cp != null) {
+                server.extension(cp::serveControlLine);
+            }
             LOG.info("card " + id.cardId() + " running at " + state.root());
-            return new CardDaemon(state, lc, lock, vm, server);
+            CardDaemon d = new CardDaemon(state, lc, lock, vm, server);
+            d.plane = cp;
+            return d;
         } catch (IOException | RuntimeException e) {
             if (vm != null) {
                 vm.close();
@@ -116,6 +139,11 @@ public final class CardDaemon implements AutoCloseable {
         return volumes;
     }
 
+    /** The hosted services (null when started for volumes only). */
+    public io.qingtian.card.api.ControlPlane plane() {
+        return plane;
+    }
+
     /** Blocks until {@link #close()} has finished. */
     public void awaitStopped() throws InterruptedException {
         stopped.await();
@@ -129,6 +157,9 @@ public final class CardDaemon implements AutoCloseable {
         closed = true;
         say("card at " + state.root() + " stopping");
         control.close();
+        if (plane != null) {
+            plane.close();
+        }
         volumes.close();
         try {
             lock.release();

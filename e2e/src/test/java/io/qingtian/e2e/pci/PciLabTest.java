@@ -27,11 +27,13 @@ import org.junit.jupiter.api.io.TempDir;
  * virtio-rng. One L1 boot runs several L2 boots in one script (an L1 boot is the expensive
  * part):
  * <ol>
- *   <li>a disk served by the card's vhost-user-blk server: write + sync + checksum, power off,
- *       boot again (same server: the card outlives the guest), verify; the file in L1 agrees;
+ *   <li>a volume of the card daemon ({@code qt card run}, {@code volume create/export}): write +
+ *       sync + checksum, power off, boot again (the card outlives the guest), verify; the
+ *       volume's file in L1 agrees;
  *   <li>the same against qemu-storage-daemon (an independent back-end), the verify boot with
  *       {@code pci=nomsi} so the INTx fallback carries the completions;
- *   <li>two vCPUs with a 2-queue disk, a second disk, a disk the hypervisor marks read-only
+ *   <li>two vCPUs with a 2-queue disk, a second disk (these on the card's vhost-user-blk
+ *       server run alone, {@link DiskServer}), a disk the hypervisor marks read-only
  *       (the guest refuses writes) and a NIC with a MAC given on the command line, whose
  *       frames a vhost-user-net echo peer counts and returns.
  * </ol>
@@ -92,13 +94,16 @@ class PciLabTest {
             filesum() { echo "L1 filesum $1 $(dd if=$2 bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)"; }
             for f in card qsd mq b c; do dd if=/dev/zero of=/tmp/$f.img bs=1M count=32 2>/dev/null; done
 
-            # 1. the card's vhost-user-blk server; the guest reboots, the server stays
-            $J io.qingtian.e2e.pci.DiskServer /tmp/card.img /tmp/card.sock 1 & P=$!
-            waitsock /tmp/card.sock
+            # 1. the card daemon: a volume exported over vhost-user; the guest reboots, the card stays
+            qt card run --state /tmp/card > /tmp/card.log 2>&1 & P=$!
+            for i in $(seq 1 100); do qt card volume list --state /tmp/card >/dev/null 2>&1 && break; sleep 0.5; done
+            qt card volume create data --size 32M --state /tmp/card
+            qt card volume export data --vhost-user /tmp/card.sock --state /tmp/card
+            waitsock /tmp/card.sock || tail -20 /tmp/card.log
             hv card-write --disk socket=/tmp/card.sock --cmdline "$CMD qt.scenario=write"
             hv card-verify --disk socket=/tmp/card.sock --cmdline "$CMD qt.scenario=verify"
             kill $P; wait $P
-            filesum card /tmp/card.img
+            filesum card /tmp/card/volumes/data.img
 
             # 2. qemu-storage-daemon, the verify boot on INTx (pci=nomsi)
             if [ -x /tmp/qsd/qemu-storage-daemon ]; then

@@ -448,6 +448,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
             if (r < 0) {
                 continue;
             }
+            VirtioInterrupt toSignal = null;
             synchronized (this) {
                 // Readable while nobody is waiting for a reply: the back-end hung up (or sent
                 // something it must not send unasked): either way the connection is over.
@@ -461,13 +462,19 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
                     again = 0;
                 }
                 if (again >= 0) {
-                    disconnected();
+                    toSignal = disconnected();
                 }
+            }
+            // Outside our lock: the transport takes its own, and config writes hold the
+            // transport's lock while they call barChanged() (lock order transport -> proxy).
+            if (toSignal != null) {
+                toSignal.needsReset();
             }
         }
     }
 
-    private synchronized void disconnected() {
+    /** Tears the data path down; returns the interrupt to raise DEVICE_NEEDS_RESET on, if active. */
+    private synchronized VirtioInterrupt disconnected() {
         LOG.warning(spec.describe() + ": the back-end disconnected; the device needs a reset, reconnecting");
         for (ActiveQueue a : active) {
             teardown(a);
@@ -476,9 +483,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         frontend.close();
         frontend = null;
         generation++;
-        if (interrupt != null) {
-            interrupt.needsReset();
-        }
+        return interrupt;
     }
 
     private void tryReconnect() {

@@ -1,0 +1,56 @@
+package io.qingtian.card.instance;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How the card starts {@code qt hypervisor run}: the project's own launcher, i.e. the same java
+ * and class path as the card (or an explicit prefix, e.g. a packaged {@code qt} for tests).
+ */
+public record HypervisorLauncher(List<String> prefix) {
+    public HypervisorLauncher {
+        prefix = List.copyOf(prefix);
+    }
+
+    /** The card's own JVM and class path, with the hypervisor's start-up flags ({@code ./qt}). */
+    public static HypervisorLauncher sameJvm() {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new HypervisorLauncher(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-cp", System.getProperty("java.class.path"), "io.qingtian.cli.Qt"));
+    }
+
+    /** A packaged distribution directory (qingtian-cli.jar + lib/). */
+    public static HypervisorLauncher dist(Path dir) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        if (!Files.isRegularFile(dir.resolve("qingtian-cli.jar"))) {
+            throw new IllegalArgumentException("no qingtian-cli.jar in " + dir);
+        }
+        return new HypervisorLauncher(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-cp", dir.resolve("qingtian-cli.jar") + ":" + dir.resolve("lib") + "/*",
+                "io.qingtian.cli.Qt"));
+    }
+
+    /** {@code qt hypervisor run ... --seccomp} for one launch. */
+    public List<String> command(Path kernel, Path initramfs, String cmdline, int cpus, int memoryMib,
+            List<Path> diskSockets, List<String> nets) {
+        List<String> c = new ArrayList<>(prefix);
+        c.addAll(List.of("hypervisor", "run", "--kernel", kernel.toString()));
+        if (initramfs != null) {
+            c.addAll(List.of("--initramfs", initramfs.toString()));
+        }
+        if (cmdline != null) {
+            c.addAll(List.of("--cmdline", cmdline));
+        }
+        c.addAll(List.of("--cpus", Integer.toString(cpus), "--memory", memoryMib + "M"));
+        for (Path d : diskSockets) {
+            c.addAll(List.of("--disk", "socket=" + d));
+        }
+        for (String n : nets) {
+            c.addAll(List.of("--net", n));
+        }
+        c.add("--seccomp");
+        return c;
+    }
+}
