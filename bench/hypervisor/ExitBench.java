@@ -19,8 +19,8 @@ import java.util.List;
  * Prints one line per repetition in kexit's format, plus the bytes the vCPU thread allocated
  * while it handled the exits (the exit path is meant to allocate nothing).
  *
- * With a third argument, the path of a built kexit, each repetition first runs kexit once
- * (N exits) and then ours, so both see the same machine load; the first Java repetition is a
+ * With a third argument, the path of a built kexit, each repetition runs kexit once (N exits)
+ * and ours once, back to back in alternating order, so both see the same machine load; the first Java repetition is a
  * JIT warm-up and is reported but marked warmup=1.
  *
  * Run by run.sh: java -cp cli/target/qt/qingtian-cli.jar:cli/target/qt/lib/* ExitBench.java N REPS [KEXIT]
@@ -34,11 +34,10 @@ public class ExitBench {
         String kexit = args.length > 2 ? args[2] : null;
         var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         for (int r = 0; r <= reps; r++) {
-            if (kexit != null && r > 0) {
-                Process p = new ProcessBuilder(kexit, Integer.toString(n), "1").redirectErrorStream(true).start();
-                String line = new String(p.getInputStream().readAllBytes()).strip().replace("rep=0", "rep=" + r);
-                p.waitFor();
-                System.out.println(line);
+            // Odd repetitions run kexit first, even ones after ours: neither side always follows
+            // the other (a process start, a JIT compile, a load change).
+            if (kexit != null && r > 0 && r % 2 == 1) {
+                runKexit(kexit, n, r);
             }
             long t0 = System.nanoTime();
             long[] count = new long[1];
@@ -85,6 +84,16 @@ public class ExitBench {
             System.out.printf("JEXIT rep=%d%s N=%d io_exits=%d ok=%d setup_us=%.0f run_us=%.0f per_exit_us=%.3f alloc_bytes=%d%n",
                     r, r == 0 ? " warmup=1" : "", n, count[0], ok ? 1 : 0, (t1 - t0) / 1e3, (t2 - t1) / 1e3, (t2 - t1) / 1e3 / count[0],
                     alloc[1] - alloc[0]);
+            if (kexit != null && r > 0 && r % 2 == 0) {
+                runKexit(kexit, n, r);
+            }
         }
+    }
+
+    private static void runKexit(String kexit, int n, int r) throws Exception {
+        Process p = new ProcessBuilder(kexit, Integer.toString(n), "1").redirectErrorStream(true).start();
+        String line = new String(p.getInputStream().readAllBytes()).strip().replace("rep=0", "rep=" + r);
+        p.waitFor();
+        System.out.println(line);
     }
 }
