@@ -28,9 +28,13 @@ final class ApiFixture implements AutoCloseable {
         http = new UnixHttp(socket);
     }
 
+    private static boolean specLoaded;
+
+    /** Firecracker's OpenAPI document, or null when it is not available (see FirecrackerOpenApi.load). */
     static synchronized FirecrackerOpenApi spec() throws IOException {
-        if (spec == null) {
+        if (!specLoaded) {
             spec = FirecrackerOpenApi.load();
+            specLoaded = true;
         }
         return spec;
     }
@@ -44,9 +48,12 @@ final class ApiFixture implements AutoCloseable {
 
     /** Sends a request that must conform to the document, and must succeed with 204. */
     void ok(String method, String path, String json) throws IOException {
-        JsonNode schema = spec().requestSchema(method, path);
-        assertThat(schema).as("%s %s takes a body in the OpenAPI document", method, path).isNotNull();
-        assertThat(spec().validate(schema, JSON.readTree(json))).as("request %s %s %s", method, path, json).isEmpty();
+        FirecrackerOpenApi s = spec();
+        if (s != null) {
+            JsonNode schema = s.requestSchema(method, path);
+            assertThat(schema).as("%s %s takes a body in the OpenAPI document", method, path).isNotNull();
+            assertThat(s.validate(schema, JSON.readTree(json))).as("request %s %s %s", method, path, json).isEmpty();
+        }
         UnixHttp.Reply r = call(method, path, json);
         assertThat(r.status()).as("%s %s -> %s", method, path, r.body()).isEqualTo(204);
     }
@@ -67,7 +74,14 @@ final class ApiFixture implements AutoCloseable {
     }
 
     static void checkResponse(String method, String path, UnixHttp.Reply r) throws IOException {
+        assertThat(r.status()).as("never a 5xx").isLessThan(500);
+        if (r.status() >= 400) {
+            assertThat(JSON.readTree(r.body()).has("fault_message")).as("error shape {fault_message}").isTrue();
+        }
         FirecrackerOpenApi s = spec();
+        if (s == null) {
+            return;
+        }
         if (s.template(path) == null || s.operation(method, path) == null) {
             // not a documented operation: the only documented answer shape is the Error object
             assertThat(r.status()).isEqualTo(400);
