@@ -3,10 +3,13 @@ package io.qingtian.trust.attest;
 import io.qingtian.trust.TrustException;
 import io.qingtian.trust.crypto.Hex;
 import io.qingtian.trust.identity.Certificates;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.cert.X509Certificate;
@@ -27,10 +30,33 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class NitroInteropTest {
     static final String AWS_ROOT_SHA256 = "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b";
 
+    /**
+     * The sample documents are public data taken from other repositories, which this workplace
+     * keeps out of the project's commits: they are read from {@code $QT_NITRO_SAMPLES} or from
+     * {@code shared/data/nitro/} in a folder above the working directory, and the tests are
+     * skipped (with that reason) when they are absent.
+     */
     static byte[] resource(String name) throws IOException {
-        try (InputStream in = NitroInteropTest.class.getResourceAsStream("/nitro/" + name)) {
+        Path file = samples().resolve(name);
+        Assumptions.assumeTrue(Files.isRegularFile(file),
+                "AWS Nitro sample " + name + " not found (set QT_NITRO_SAMPLES or provide shared/data/nitro/)");
+        try (InputStream in = Files.newInputStream(file)) {
             return Base64.getMimeDecoder().decode(new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip());
         }
+    }
+
+    private static Path samples() {
+        String env = System.getenv("QT_NITRO_SAMPLES");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path candidate = dir.resolve("shared/data/nitro");
+            if (Files.isDirectory(candidate)) {
+                return candidate;
+            }
+        }
+        return Path.of("shared/data/nitro");
     }
 
     static X509Certificate awsRoot() throws Exception {
