@@ -200,6 +200,27 @@ public final class Libc {
         }
     }
 
+    /**
+     * read(2) returning -1 instead of throwing; the errno is in {@link NativeCall#errno()}. For
+     * non-blocking descriptors where EAGAIN/EINTR are normal (TAP devices, eventfds).
+     */
+    public static long readRaw(int fd, MemorySegment buf, long count) {
+        try {
+            return (long) Read.H.invokeExact(NativeCall.state(), fd, buf, count);
+        } catch (Throwable t) {
+            throw NativeCall.unexpected(t);
+        }
+    }
+
+    /** write(2) returning -1 instead of throwing; the errno is in {@link NativeCall#errno()}. */
+    public static long writeRaw(int fd, MemorySegment buf, long count) {
+        try {
+            return (long) Write.H.invokeExact(NativeCall.state(), fd, buf, count);
+        } catch (Throwable t) {
+            throw NativeCall.unexpected(t);
+        }
+    }
+
     public static long pread(int fd, MemorySegment buf, long count, long offset) {
         try {
             return NativeCall.check((long) Pread.H.invokeExact(NativeCall.state(), fd, buf, count, offset), "pread");

@@ -105,21 +105,15 @@ public final class Tun implements AutoCloseable {
 
     /** Reads one frame into {@code buf}; returns its length, or -1 if none is pending (EAGAIN). */
     public int read(MemorySegment buf) {
-        try {
-            long r = (long) Read.H.invokeExact(NativeCall.state(), fd, buf, buf.byteSize());
-            if (r < 0) {
-                int e = NativeCall.errno();
-                if (e == Errno.EAGAIN || e == Errno.EINTR) {
-                    return -1;
-                }
-                throw new LinuxException("read(" + name + ")", e);
+        long r = Libc.readRaw(fd, buf, buf.byteSize());
+        if (r < 0) {
+            int e = NativeCall.errno();
+            if (e == Errno.EAGAIN || e == Errno.EINTR) {
+                return -1;
             }
-            return (int) r;
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw NativeCall.unexpected(t);
+            throw new LinuxException("read(" + name + ")", e);
         }
+        return (int) r;
     }
 
     /**
@@ -127,21 +121,15 @@ public final class Tun implements AutoCloseable {
      * (interface down: EIO; queue full: EAGAIN), which the switch counts as a drop.
      */
     public boolean write(MemorySegment frame) {
-        try {
-            long r = (long) Write.H.invokeExact(NativeCall.state(), fd, frame, frame.byteSize());
-            if (r < 0) {
-                int e = NativeCall.errno();
-                if (e == Errno.EAGAIN || e == Errno.EIO || e == Errno.EINTR || e == Errno.ENOMEM) {
-                    return false;
-                }
-                throw new LinuxException("write(" + name + ")", e);
+        long r = Libc.writeRaw(fd, frame, frame.byteSize());
+        if (r < 0) {
+            int e = NativeCall.errno();
+            if (e == Errno.EAGAIN || e == Errno.EIO || e == Errno.EINTR || e == Errno.ENOMEM) {
+                return false;
             }
-            return r == frame.byteSize();
-        } catch (LinuxException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw NativeCall.unexpected(t);
+            throw new LinuxException("write(" + name + ")", e);
         }
+        return r == frame.byteSize();
     }
 
     @Override
@@ -165,16 +153,6 @@ public final class Tun implements AutoCloseable {
     private static final class Poll {
         static final MethodHandle H = NativeCall.downcall("poll",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    }
-
-    private static final class Read {
-        static final MethodHandle H = NativeCall.downcall("read",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    }
-
-    private static final class Write {
-        static final MethodHandle H = NativeCall.downcall("write",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     }
 
     private static final class Socket {
