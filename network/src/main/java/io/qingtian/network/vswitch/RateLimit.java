@@ -2,11 +2,21 @@ package io.qingtian.network.vswitch;
 
 /**
  * A port's limits on what its guest sends: bits/s and packets/s, either may be 0 (= no
- * limit). The bursts are 10 ms worth of traffic (at least one maximum-size frame) so a
- * limit holds over any window of a few hundred milliseconds.
+ * limit). Bits count the Ethernet frame as the guest hands it over (destination MAC to the
+ * end of the payload: no virtio-net header, no FCS, preamble or inter-frame gap).
+ *
+ * <p>Each limit is a token bucket {@value #BURST_MILLIS} ms deep (at least two maximum-size
+ * frames / two packets). The depth is a trade-off between two errors. Over any window of
+ * {@code T} seconds a backlogged sender gets at most {@code rate × (T + depth)}: +5% over one
+ * second. And the worker that shapes a port must be asleep or off the CPU for longer than the
+ * depth before the limiter loses credit and delivers less than the rate: on a card core
+ * shared with other work, gaps of tens of milliseconds are common (measured on a loaded 2-CPU
+ * machine: 20–140 ms), and a 10 ms bucket lost up to 12% of the rate to them.
  */
 public record RateLimit(long bitsPerSecond, long packetsPerSecond) {
     public static final RateLimit NONE = new RateLimit(0, 0);
+    /** Bucket depth: how much credit a backlogged sender keeps across a pause of its worker. */
+    public static final long BURST_MILLIS = 50;
 
     public RateLimit {
         if (bitsPerSecond < 0 || packetsPerSecond < 0) {
@@ -25,9 +35,14 @@ public record RateLimit(long bitsPerSecond, long packetsPerSecond) {
 
         Limiter(RateLimit limit, long now) {
             bits = limit.bitsPerSecond == 0 ? null
-                    : new TokenBucket(limit.bitsPerSecond, Math.max(limit.bitsPerSecond / 100, 8L * 1514 * 2), now);
+                    : new TokenBucket(limit.bitsPerSecond, depth(limit.bitsPerSecond, 8L * 1514 * 2), now);
             packets = limit.packetsPerSecond == 0 ? null
-                    : new TokenBucket(limit.packetsPerSecond, Math.max(limit.packetsPerSecond / 100, 2), now);
+                    : new TokenBucket(limit.packetsPerSecond, depth(limit.packetsPerSecond, 2), now);
+        }
+
+        private static long depth(long perSecond, long atLeast) {
+            // perSecond × BURST_MILLIS / 1000 without overflow for any long
+            return Math.max(perSecond / 1000 * BURST_MILLIS + perSecond % 1000 * BURST_MILLIS / 1000, atLeast);
         }
 
         /**

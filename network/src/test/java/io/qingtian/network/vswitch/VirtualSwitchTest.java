@@ -314,8 +314,8 @@ class VirtualSwitchTest {
             sw.fromShapedPort(a.port, f, f.length);
             sent++;
         }
-        // 1 s at 1 MB/s plus the 10 ms burst, nothing dropped.
-        assertThat(sent).isBetween(1000, 1012);
+        // 1 s at 1 MB/s plus the 50 ms bucket, nothing dropped.
+        assertThat(sent).isBetween(1000, 1051);
         assertThat(b.received).hasSize(sent);
         assertThat(sw.stats("a").drops(DropReason.RATE_LIMIT)).isZero();
     }
