@@ -30,8 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * "A rate limit holds within 10%", measured exactly: DPDK testpmd's virtio-user PMD sends
  * txonly as fast as it can into a rate-limited vNIC (offering many times the limit), a second
  * testpmd receives on another vNIC, and the rate that arrives at the receiving port is
- * measured from the switch's counters over a timed window and cross-checked with what the
- * receiving testpmd counted. Unlike a TCP transfer from a loaded TCG guest, the offered load
+ * measured from the switch's counters over timed one-second windows and cross-checked with
+ * what the receiving testpmd counted. Unlike a TCP transfer from a loaded TCG guest, the offered load
  * here never falls below the limit, so the measured rate is the limiter's, in both
  * directions of the ±10% bound.
  *
@@ -205,12 +205,13 @@ class RateLimitTestpmdTest {
         assertThat(all).as("%s: whole run at a limit of %d", what, limit).isLessThanOrEqualTo(limit * 1.1);
     }
 
-    /** Stops the generator; returns how many frames it tried to send (accepted + refused by a full ring). */
+    /**
+     * Stops the generator; returns how many frames it tried to send: testpmd's TX-total, the
+     * frames its ring took plus those it refused while the shaper held the ring full.
+     */
     long stopGenerator(Path log) throws Exception {
         stop(tx);
         tx = null;
-        List<String> l = Files.readAllLines(log);
-        System.out.println(String.join("\n", l.subList(Math.max(0, l.size() - 40), l.size())));
         return total(log, "TX-total");
     }
 
