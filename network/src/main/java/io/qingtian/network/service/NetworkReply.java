@@ -14,6 +14,7 @@ import java.util.Map;
         @JsonSubTypes.Type(value = NetworkReply.NicInfo.class, name = "nic"),
         @JsonSubTypes.Type(value = NetworkReply.ExportInfo.class, name = "export"),
         @JsonSubTypes.Type(value = NetworkReply.NicStatsInfo.class, name = "stats"),
+        @JsonSubTypes.Type(value = NetworkReply.NicDeleted.class, name = "nic.deleted"),
         @JsonSubTypes.Type(value = NetworkReply.UplinkInfo.class, name = "uplink"),
         @JsonSubTypes.Type(value = NetworkReply.Config.class, name = "config"),
 })
@@ -66,6 +67,14 @@ public sealed interface NetworkReply {
             b.append("  tx (to guest)   packets ").append(txPackets).append(" bytes ").append(txBytes);
             drops.forEach((k, v) -> b.append("\n  drop ").append(k).append(' ').append(v));
             return b.toString();
+        }
+    }
+
+    /** A deleted NIC: its address (free again) and the export that was stopped, if any. */
+    record NicDeleted(String name, String ip, String vhostUserSocket) implements NetworkReply {
+        public String render() {
+            return "nic " + name + " deleted, " + ip + " is free"
+                    + (vhostUserSocket == null ? "" : ", export at " + vhostUserSocket + " stopped");
         }
     }
 

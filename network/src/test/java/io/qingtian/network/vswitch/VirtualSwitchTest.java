@@ -263,6 +263,28 @@ class VirtualSwitchTest {
     }
 
     @Test
+    void aDeletedNicsAddressIsFreeAndInheritsNoFlows() {
+        // a opens a TCP flow to b: b's replies pass a's default deny through a's conntrack.
+        a.sendTcp(b, 40000, 80, 0x02);
+        b.send(Frames.tcp(b.mac(), a.mac(), b.ip(), a.ip(), 80, 40000, 1, 1001, 0x12, new byte[0]));
+        assertThat(a.tcpTo(40000)).isEqualTo(1);
+        Ipv4Address addr = b.ip();
+        MacAddress mac = b.mac();
+
+        sw.deletePort("b");
+        assertThatThrownBy(() -> sw.stats("b")).isInstanceOf(NetworkException.class).hasMessage("no NIC b");
+        // The address and MAC are free at once; the newcomer does not inherit b's flow with a.
+        TestNic n = new TestNic(sw, sw.createPort("b2", "blue-a", addr, mac, List.of("web"), null));
+        n.send(Frames.tcp(n.mac(), a.mac(), n.ip(), a.ip(), 80, 40000, 2, 1001, 0x18, new byte[] {1}));
+        assertThat(a.tcpTo(40000)).isEqualTo(1);
+        assertThat(sw.stats("a").drops(DropReason.SECURITY_GROUP)).isEqualTo(1);
+        // New flows work as for any NIC.
+        a.sendTcp(n, 40001, 80, 0x02);
+        n.send(Frames.tcp(n.mac(), a.mac(), n.ip(), a.ip(), 80, 40001, 1, 1001, 0x12, new byte[0]));
+        assertThat(a.tcpTo(40001)).isEqualTo(1);
+    }
+
+    @Test
     void rateLimitHoldsPacketsPerSecond() {
         sw.setRateLimit("a", new RateLimit(0, 1000));
         int sent = 0;
