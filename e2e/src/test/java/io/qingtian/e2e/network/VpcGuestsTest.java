@@ -158,6 +158,9 @@ class VpcGuestsTest {
             # A listener red's guest would reach if anything crossed between VPCs.
             (nc -l -p 5002 > /tmp/red; echo "QTNET g2-got-red $(wc -c < /tmp/red)") &
             ping -c 3 -W 3 10.0.1.2 > /tmp/ping && echo "QTNET ping-ok"
+            # 2000 bytes of ICMP payload do not fit the 1500-byte MTU: the kernel fragments them, and
+            # the switch drops fragments (counted as ip_fragment).
+            if ping -c 1 -W 2 -s 2000 10.0.1.2 > /dev/null; then echo "QTNET bigping-reached"; else echo "QTNET bigping-dropped"; fi
             echo "QTNET md-id $(get 169.254.169.254 80 /latest/meta-data/instance-id | tail -n 1)"
             echo "QTNET md-doc $(get 169.254.169.254 80 /latest/dynamic/instance-identity/document | tr -d ' \\r\\n')"
             dd if=/dev/urandom of=/tmp/f bs=1k count=192 2>/dev/null
@@ -260,6 +263,8 @@ class VpcGuestsTest {
                 assertThat(l2.group(2)).isEqualTo("255.255.255.0");
                 assertThat(l2.group(3)).isEqualTo("10.0.1.1");
                 g2.await("QTNET ping-ok", 120);
+                assertThat(g2.await("QTNET bigping-(\\w+)", 60).group(1)).isEqualTo("dropped");
+                assertThat(sw.stats("g2").drops(DropReason.IP_FRAGMENT)).as("g2: %s", sw.stats("g2")).isPositive();
                 // Metadata: the identity of the asking port, nobody else's.
                 String mdId = g2.await("QTNET md-id (\\S*)", 120).group(1);
                 assertThat(mdId).as("g2 console:\n%s\nstats %s", String.join("\n", g2.lines), sw.stats("g2"))

@@ -263,6 +263,36 @@ class VirtualSwitchTest {
     }
 
     @Test
+    void dropsAndCountsIpv4Fragments() {
+        sw.addRule("web", SecurityRule.of("udp", null, "10.0.0.0/16"));
+        byte[] whole = Frames.udp(a.mac(), b.mac(), a.ip(), b.ip(), 1, 2, new byte[64]);
+        a.send(whole);
+        assertThat(b.received).hasSize(1);
+        // First fragment (MF), a later one (offset 1480 B, last), and one in another subnet's direction.
+        byte[] first = whole.clone();
+        Bytes.put16(first, 20, 0x2000);
+        Frames.refreshIpChecksum(first, 14, 20);
+        byte[] later = whole.clone();
+        Bytes.put16(later, 20, 1480 / 8);
+        Frames.refreshIpChecksum(later, 14, 20);
+        byte[] routed = Frames.udp(a.mac(), a.gwMac(), a.ip(), c.ip(), 1, 2, new byte[64]);
+        Bytes.put16(routed, 20, 0x2000 | 185);
+        Frames.refreshIpChecksum(routed, 14, 20);
+        a.send(first);
+        a.send(later);
+        a.send(routed);
+        assertThat(b.received).hasSize(1);
+        assertThat(c.received).isEmpty();
+        assertThat(sw.stats("a").drops(DropReason.IP_FRAGMENT)).isEqualTo(3);
+        // Don't Fragment alone is an ordinary datagram.
+        byte[] df = whole.clone();
+        Bytes.put16(df, 20, 0x4000);
+        Frames.refreshIpChecksum(df, 14, 20);
+        a.send(df);
+        assertThat(b.received).hasSize(2);
+    }
+
+    @Test
     void aDeletedNicsAddressIsFreeAndInheritsNoFlows() {
         // a opens a TCP flow to b: b's replies pass a's default deny through a's conntrack.
         a.sendTcp(b, 40000, 80, 0x02);
