@@ -46,7 +46,8 @@ class RateLimitTestpmdTest {
     /** Warm-up after the first frames arrive (the bucket's initial burst, testpmd's start). */
     private static final long WARMUP_MS = 1000;
     private static final long WINDOW_MS = 1000;
-    private static final int WINDOWS = 7;
+    /** Seconds of unstalled measurement per limit. */
+    private static final int WINDOWS = 6;
 
     @TempDir
     Path tmp;
@@ -120,11 +121,13 @@ class RateLimitTestpmdTest {
     }
 
     /**
-     * One timed window: what left the limiter (frames the switch accepted from vNIC a) and
-     * what arrived at the receiving port b (delivered into its receive ring, or refused there
-     * for want of a free buffer: the receiver's speed is not the limiter's business).
+     * One timed window: what left the limiter (frames the switch accepted from vNIC a), what
+     * arrived at the receiving port b (delivered into its receive ring, or refused there for
+     * want of a free buffer: the receiver's speed is not the limiter's business), and how long
+     * the switch says a's transmit worker was stalled: a's frames were waiting but the worker
+     * was off the CPU for longer than the bucket bridges (this 2-CPU machine is shared).
      */
-    record Window(double seconds, long passed, long arrived, long arrivedBytes, long delivered) {
+    record Window(double seconds, long passed, long arrived, long arrivedBytes, double stalled) {
         double packetsPerSecond() {
             return arrived / seconds;
         }
@@ -132,77 +135,69 @@ class RateLimitTestpmdTest {
         double bitsPerSecond() {
             return arrivedBytes * 8 / seconds;
         }
-
-        boolean onTime() {
-            return seconds <= WINDOW_MS * 1.1e-3;
-        }
     }
 
     /**
-     * Measures consecutive one-second windows until {@code n} of them were on time (at most
-     * 2n in all). A window that took more than 10% longer than asked means this JVM itself
-     * did not run for that long (the shared machine, a safepoint): the card's transmit worker
-     * did not either, so such a window says nothing about the limiter's lower bound. It still
-     * counts for the upper bound.
+     * Measures consecutive one-second windows until the worker ran (was not stalled) for
+     * {@code seconds} in all, at most {@code 2 × seconds} windows.
      */
-    List<Window> measure(int n) throws InterruptedException {
+    List<Window> measure(int seconds) throws InterruptedException {
         List<Window> out = new ArrayList<>();
         PortStats a0 = sw.stats("a");
         PortStats b0 = sw.stats("b");
+        long s0 = sw.shaperStalledNanos("a");
         long t0 = System.nanoTime();
-        for (int onTime = 0; onTime < n && out.size() < 2 * n; ) {
+        double ran = 0;
+        while (ran < seconds && out.size() < 2 * seconds) {
             Thread.sleep(WINDOW_MS);
             PortStats a1 = sw.stats("a");
             PortStats b1 = sw.stats("b");
+            long s1 = sw.shaperStalledNanos("a");
             long t1 = System.nanoTime();
             long noBuf = b1.drops(DropReason.NO_RX_BUFFER) - b0.drops(DropReason.NO_RX_BUFFER);
             long delivered = b1.txPackets() - b0.txPackets();
             long passed = a1.rxPackets() - a0.rxPackets();
             long frameBytes = passed == 0 ? 0 : (a1.rxBytes() - a0.rxBytes()) / passed;
             Window w = new Window((t1 - t0) / 1e9, passed, delivered + noBuf,
-                    b1.txBytes() - b0.txBytes() + noBuf * frameBytes, delivered);
-            System.out.printf("  window %.3f s%s: passed the limiter %d, arrived at b %d (%d into its ring, %d found"
-                    + " it full): %.0f packets/s, %.0f bit/s%n", w.seconds(), w.onTime() ? "" : " (late)", passed,
-                    w.arrived(), delivered, noBuf, w.packetsPerSecond(), w.bitsPerSecond());
+                    b1.txBytes() - b0.txBytes() + noBuf * frameBytes, (s1 - s0) / 1e9);
+            System.out.printf("  window %.3f s: passed the limiter %d, arrived at b %d (%d into its ring, %d found"
+                    + " it full): %.0f packets/s, %.0f bit/s; worker stalled %.3f s%n", w.seconds(), passed,
+                    w.arrived(), delivered, noBuf, w.packetsPerSecond(), w.bitsPerSecond(), w.stalled());
             out.add(w);
-            onTime += w.onTime() ? 1 : 0;
+            ran += w.seconds() - w.stalled();
             a0 = a1;
             b0 = b1;
+            s0 = s1;
             t0 = t1;
         }
         return out;
     }
 
-    static double median(List<Window> ws, java.util.function.ToDoubleFunction<Window> f) {
-        double[] v = ws.stream().mapToDouble(f).sorted().toArray();
-        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-    }
-
-    static double overall(List<Window> ws, java.util.function.ToDoubleFunction<Window> f) {
-        double secs = ws.stream().mapToDouble(Window::seconds).sum();
-        return ws.stream().mapToDouble(w -> f.applyAsDouble(w) * w.seconds()).sum() / secs;
-    }
-
     /**
-     * The ±10% claim over the measured windows: the median one-second window (of those on
-     * time) within ±10% of the limit; no window and not the whole run above +10% (a token bucket can never give
-     * more than rate × time + burst, whatever the load). The lower bound uses the median
-     * because a window in which this shared 2-CPU machine did not run the card's transmit
-     * worker (or the generator) at all delivers less through no fault of the limiter.
+     * The ±10% claim. Upper bound, whatever the load: no one-second window and not the whole
+     * run above +10% (a token bucket never gives more than rate × time + depth). Lower bound:
+     * over the whole run, the rate during the time the card's worker ran is at least −10%
+     * (time it was stalled, counted by the switch, cannot be the limiter's error; it is
+     * reported, and at least 3 s of the run must be unstalled).
      */
     static void assertWithinTenPercent(String what, long limit, List<Window> ws,
             java.util.function.ToDoubleFunction<Window> rate) {
-        List<Window> onTime = ws.stream().filter(Window::onTime).toList();
-        assertThat(onTime).as("windows in which this JVM ran on time").hasSizeGreaterThanOrEqualTo(3);
-        double med = median(onTime, rate);
-        double all = overall(ws, rate);
+        double secs = ws.stream().mapToDouble(Window::seconds).sum();
+        double stalled = ws.stream().mapToDouble(Window::stalled).sum();
+        double amount = ws.stream().mapToDouble(w -> rate.applyAsDouble(w) * w.seconds()).sum();
+        double all = amount / secs;
+        double running = amount / (secs - stalled);
         double max = ws.stream().mapToDouble(rate).max().orElseThrow();
-        System.out.printf("%s limit %d: median window %.0f (%.3fx), whole run %.0f (%.3fx), highest window %.0f (%.3fx)%n",
-                what, limit, med, med / limit, all, all / limit, max, max / limit);
-        assertThat(med).as("%s: median one-second window at a limit of %d", what, limit)
-                .isBetween(limit * 0.9, limit * 1.1);
+        double[] sorted = ws.stream().mapToDouble(rate).sorted().toArray();
+        double median = sorted[sorted.length / 2];
+        System.out.printf("%s limit %d: whole run %.0f (%.3fx) over %.2f s, of which the worker was stalled %.3f s;"
+                + " while it ran %.0f (%.3fx); median window %.0f (%.3fx), highest %.0f (%.3fx)%n", what, limit, all,
+                all / limit, secs, stalled, running, running / limit, median, median / limit, max, max / limit);
+        assertThat(secs - stalled).as("%s: seconds in which the card's worker ran", what).isGreaterThanOrEqualTo(3.0);
         assertThat(max).as("%s: highest one-second window at a limit of %d", what, limit).isLessThanOrEqualTo(limit * 1.1);
         assertThat(all).as("%s: whole run at a limit of %d", what, limit).isLessThanOrEqualTo(limit * 1.1);
+        assertThat(running).as("%s: whole run, time the worker ran, at a limit of %d", what, limit)
+                .isBetween(limit * 0.9, limit * 1.1);
     }
 
     /**

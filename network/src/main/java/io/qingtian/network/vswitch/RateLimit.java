@@ -32,6 +32,9 @@ public record RateLimit(long bitsPerSecond, long packetsPerSecond) {
     static final class Limiter {
         private final TokenBucket bits;
         private final TokenBucket packets;
+        /** The last {@link #delay} told the worker to wait: the sender is backlogged. */
+        private boolean waiting;
+        private long stalledNanos;
 
         Limiter(RateLimit limit, long now) {
             bits = limit.bitsPerSecond == 0 ? null
@@ -50,6 +53,8 @@ public record RateLimit(long bitsPerSecond, long packetsPerSecond) {
          * else how long to wait before asking again.
          */
         long delay(int frameBytes, long now) {
+            double bitsLost = bits == null ? 0 : bits.overflowed();
+            double packetsLost = packets == null ? 0 : packets.overflowed();
             long b = 8L * frameBytes;
             long wait = 0;
             if (bits != null) {
@@ -58,6 +63,21 @@ public record RateLimit(long bitsPerSecond, long packetsPerSecond) {
             if (packets != null) {
                 wait = Math.max(wait, packets.nanosUntil(1, now));
             }
+            if (waiting) {
+                // The worker was told to wait a little and came back so late that the bucket
+                // overflowed: time the sender was backlogged but the worker was not running.
+                // The binding bucket is the one that lost the least time (the other may be full
+                // all along).
+                double lost = Double.MAX_VALUE;
+                if (bits != null) {
+                    lost = Math.min(lost, (bits.overflowed() - bitsLost) / bits.ratePerNano());
+                }
+                if (packets != null) {
+                    lost = Math.min(lost, (packets.overflowed() - packetsLost) / packets.ratePerNano());
+                }
+                stalledNanos += (long) lost;
+            }
+            waiting = wait > 0;
             if (wait == 0) {
                 if (bits != null) {
                     bits.tryTake(Math.min(b, bits.burstTokens()), now);
@@ -67,6 +87,15 @@ public record RateLimit(long bitsPerSecond, long packetsPerSecond) {
                 }
             }
             return wait;
+        }
+
+        /**
+         * Total time the shaped sender was backlogged while its worker did not run for longer
+         * than the bucket's depth (a busy card CPU): the rate lost then is not the limiter's
+         * error, and operators see the card needs more CPU to honour the limit.
+         */
+        long stalledNanos() {
+            return stalledNanos;
         }
 
         boolean admit(int frameBytes, long now) {

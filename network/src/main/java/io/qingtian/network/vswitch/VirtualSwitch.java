@@ -359,6 +359,16 @@ public final class VirtualSwitch {
         return l == null ? 0 : l.delay(length, clock.getAsLong());
     }
 
+    /**
+     * Nanoseconds the port's shaped sender was backlogged while its worker was off the CPU
+     * for longer than the rate limit's bucket could bridge (0 without a limit; reset when the
+     * limit changes). Credit lost then is the card's CPU's doing, not the limiter's.
+     */
+    public synchronized long shaperStalledNanos(String portName) {
+        RateLimit.Limiter l = port(portName).limiter;
+        return l == null ? 0 : l.stalledNanos();
+    }
+
     /** {@link #fromPort} for a frame already admitted by {@link #shapingDelay}. */
     public synchronized void fromShapedPort(Port port, byte[] frame, int length) {
         fromPort(port, frame, length, false);

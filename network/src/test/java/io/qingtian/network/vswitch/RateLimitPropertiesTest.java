@@ -22,8 +22,11 @@ class RateLimitPropertiesTest {
     static final long RUN = 3_000 * MS;
     static final long MAX_LATE = 40 * MS;
 
-    /** Sends of one simulated run: time and size of every frame let through. */
-    record Sent(List<Long> times, List<Integer> sizes) {
+    /**
+     * Sends of one simulated run: time and size of every frame let through; the limiter's
+     * stall count and the time it was last asked (what its accounting covers).
+     */
+    record Sent(List<Long> times, List<Integer> sizes, long[] stalled, long[] lastAsked) {
         long count() {
             return times.size();
         }
@@ -35,12 +38,17 @@ class RateLimitPropertiesTest {
 
     /** A shaping worker with a sender that always has a frame; frame sizes from {@code size}. */
     static Sent shape(RateLimit limit, Random rnd, java.util.function.IntSupplier size) {
+        return shape(limit, rnd, size, MAX_LATE);
+    }
+
+    static Sent shape(RateLimit limit, Random rnd, java.util.function.IntSupplier size, long maxLate) {
         RateLimit.Limiter l = new RateLimit.Limiter(limit, 0);
-        Sent s = new Sent(new ArrayList<>(), new ArrayList<>());
+        Sent s = new Sent(new ArrayList<>(), new ArrayList<>(), new long[1], new long[1]);
         long now = 0;
         int next = size.getAsInt();
         while (now < RUN) {
             long wait = l.delay(next, now);
+            s.lastAsked()[0] = now;
             if (wait == 0) {
                 s.times().add(now);
                 s.sizes().add(next);
@@ -48,10 +56,11 @@ class RateLimitPropertiesTest {
                 now += rnd.nextInt(1_000); // switching the frame: up to 1 µs (the sender is never the bottleneck)
             } else {
                 long ms = Math.max(1, (wait + MS - 1) / MS);
-                long late = rnd.nextInt(10) == 0 ? (long) (rnd.nextDouble() * MAX_LATE) : rnd.nextInt(100_000);
+                long late = rnd.nextInt(10) == 0 ? (long) (rnd.nextDouble() * maxLate) : rnd.nextInt(100_000);
                 now += ms * MS + late;
             }
         }
+        s.stalled()[0] = l.stalledNanos();
         return s;
     }
 
@@ -77,6 +86,7 @@ class RateLimitPropertiesTest {
         long depth = Math.max(pps * RateLimit.BURST_MILLIS / 1000, 2);
         double expected = pps * (RUN / 1e9);
         assertThat((double) s.count()).isBetween(expected - 1, expected + depth + 1);
+        assertThat(s.stalled()[0]).as("no pause outlasted the bucket").isZero();
         for (long len : new long[] {100 * MS, 1_000 * MS}) {
             assertThat((double) busiestWindow(s, len, i -> 1))
                     .as("busiest %d ms window", len / MS).isLessThanOrEqualTo(pps * (len / 1e9) + depth + 1);
@@ -123,5 +133,21 @@ class RateLimitPropertiesTest {
         long depth = Math.max(pps * RateLimit.BURST_MILLIS / 1000, 2);
         double expected = pps * (RUN / 1e9);
         assertThat((double) passed).isBetween(expected * 0.99 - 1, expected + depth + 1);
+    }
+
+    /**
+     * Pauses longer than the bucket do cost rate, and the limiter accounts for exactly that:
+     * what passed plus the rate over the stalled time is the rate over the run.
+     */
+    @Property(tries = 60)
+    void longPausesAreCountedAsStalls(@ForAll @LongRange(min = 1_000, max = 200_000) long pps,
+                                      @ForAll @LongRange(min = 100, max = 400) long maxLateMillis, @ForAll long seed) {
+        Sent s = shape(new RateLimit(0, pps), new Random(seed), () -> 64, maxLateMillis * MS);
+        long depth = Math.max(pps * RateLimit.BURST_MILLIS / 1000, 2);
+        double expected = pps * (s.lastAsked()[0] / 1e9);
+        double stalledFrames = pps * (s.stalled()[0] / 1e9);
+        assertThat(s.count() + stalledFrames).isBetween(expected - 2, expected + depth + 2);
+        assertThat((double) s.count()).isLessThanOrEqualTo(pps * (RUN / 1e9) + depth + 1);
+        assertThat(s.stalled()[0]).isPositive();
     }
 }
