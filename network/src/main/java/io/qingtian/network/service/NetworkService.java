@@ -180,7 +180,8 @@ public final class NetworkService implements AutoCloseable {
         PortStats s = sw.stats(q.name());
         Map<String, Long> drops = new TreeMap<>();
         s.drops().forEach((k, v) -> drops.put(k.name().toLowerCase(java.util.Locale.ROOT), v));
-        return new NicStatsInfo(p.name(), p.linkUp(), s.rxPackets(), s.rxBytes(), s.txPackets(), s.txBytes(), drops);
+        return new NicStatsInfo(p.name(), p.linkUp(), s.rxPackets(), s.rxBytes(), s.txPackets(), s.txBytes(), drops,
+                sw.shaperStalledNanos(p.name()) / 1_000_000);
     }
 
     /**
