@@ -63,6 +63,15 @@ public final class CardTrust {
         return stateDir;
     }
 
+    /**
+     * Documents about the card itself (no instance): module_id "qt-card-CARDID", PCR0 = this
+     * card's build, signed with this boot's attestation key like every instance document.
+     */
+    public Attestor cardAttestor() {
+        return new Attestor(identity, "qt-card-" + identity.cardId(),
+                new MeasuredBoot().hypervisor(hypervisorBuild, "card build").pcrs());
+    }
+
     /** What the card does with a launch request. */
     public sealed interface LaunchDecision {
         /** Launch {@code verified.kernel().content()} etc. (these bytes, not the paths). */
