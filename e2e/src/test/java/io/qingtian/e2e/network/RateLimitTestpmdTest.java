@@ -31,9 +31,11 @@ import org.junit.jupiter.api.io.TempDir;
  * txonly as fast as it can into a rate-limited vNIC (offering many times the limit), a second
  * testpmd receives on another vNIC, and the rate that arrives at the receiving port is
  * measured from the switch's counters over timed one-second windows and cross-checked with
- * what the receiving testpmd counted. Unlike a TCP transfer from a loaded TCG guest, the offered load
- * here never falls below the limit, so the measured rate is the limiter's, in both
- * directions of the ±10% bound.
+ * what the receiving testpmd counted. Unlike a TCP transfer from a loaded TCG guest, the
+ * offered load here never falls below the limit, so the measured rate is the limiter's. The
+ * ceiling (+10%) holds in every window whatever the load; the floor (−10%) over the time the
+ * card's transmit worker actually ran, which the switch reports (shaper stalls: on this shared
+ * 2-CPU machine the worker is sometimes off the CPU for longer than the bucket bridges).
  *
  * <p>The limits count the Ethernet frame the guest sends (no virtio-net header, no FCS or
  * preamble): 64-byte frames at 20 000 packets/s, then at 5 000 packets/s after a change at
@@ -74,7 +76,7 @@ class RateLimitTestpmdTest {
         a = VhostUserNetServer.start(sw, sw.port("a"), tmp.resolve("a.sock"));
         b = VhostUserNetServer.start(sw, sw.port("b"), tmp.resolve("b.sock"));
         rxLog = tmp.resolve("rx.log");
-        rx = testpmd("qtrlrx" + id, "net_virtio_user1,path=" + b.socketPath() + ",mac=" + MAC_B + ",queue_size=1024", rxLog,
+        rx = testpmd("qtrlrx" + id, "net_virtio_user1,path=" + b.socketPath() + ",mac=" + MAC_B + ",queue_size=4096", rxLog,
                 "--forward-mode=rxonly");
         waitFor(() -> sw.port("b").linkUp(), 60, "b's receive ring");
     }
@@ -99,12 +101,14 @@ class RateLimitTestpmdTest {
      * testpmd with both of its lcores on CPU 0: the forwarding lcore busy-polls, so the
      * generator and the receiver share one CPU and leave the other to the card (on a 2-CPU
      * machine, pollers on both CPUs starve the card's transmit worker for hundreds of ms).
+     * Rings of 4096 (200 ms at 20 000 frames/s) so that the generator, when it is off the CPU
+     * itself, leaves enough frames in its ring for the limiter to keep going.
      */
     static Process testpmd(String prefix, String vdev, Path log, String... app) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(TestpmdVhostUserNetTest.TESTPMD.toString(), "--no-huge", "-m", "512",
                 "--single-file-segments", "--no-pci", "--lcores=0@0,1@0", "--main-lcore", "0",
-                "--file-prefix=" + prefix, "--vdev", vdev, "--", "--total-num-mbufs=8192", "--stats-period", "1",
-                "--rxd=1024", "--txd=1024"));
+                "--file-prefix=" + prefix, "--vdev", vdev, "--", "--total-num-mbufs=16384", "--stats-period", "1",
+                "--rxd=4096", "--txd=4096"));
         cmd.addAll(List.of(app));
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
@@ -112,7 +116,7 @@ class RateLimitTestpmdTest {
     /** Starts the generator on vNIC a with frames of {@code frameBytes} (testpmd's --txpkts: without FCS). */
     Path startGenerator(int frameBytes) throws Exception {
         Path log = tmp.resolve("tx-" + frameBytes + ".log");
-        tx = testpmd("qtrltx" + id, "net_virtio_user0,path=" + a.socketPath() + ",mac=" + MAC_A + ",queue_size=1024", log,
+        tx = testpmd("qtrltx" + id, "net_virtio_user0,path=" + a.socketPath() + ",mac=" + MAC_A + ",queue_size=4096", log,
                 "--forward-mode=txonly", "--txpkts=" + frameBytes, "--eth-peer=0," + MAC_B, "--tx-ip=10.0.1.2,10.0.1.3");
         long base = sw.stats("b").txPackets();
         waitFor(() -> sw.stats("b").txPackets() > base + 100, 120, "frames through the switch");
