@@ -373,6 +373,34 @@ class VirtualSwitchTest {
     }
 
     @Test
+    void aShapingWorkerThatComesBackLateIsCountedAsStalled() {
+        sw.setRateLimit("a", new RateLimit(0, 1000)); // 1 ms per packet, a 50-packet bucket
+        byte[] f = Frames.icmpEcho(a.mac(), b.mac(), a.ip(), b.ip(), 8, 1, 1, new byte[0]);
+        while (sw.shapingDelay(a.port, f.length) == 0) {
+            sw.fromShapedPort(a.port, f, f.length); // the bucket's 50 packets
+        }
+        assertThat(b.received).hasSize(50);
+        // Told to wait ~1 ms, the worker returns after 30 ms: within the bucket, nothing lost.
+        now += 30_000_000L;
+        assertThat(sw.shapingDelay(a.port, f.length)).isZero();
+        assertThat(sw.shaperStalledNanos("a")).isZero();
+        sw.fromShapedPort(a.port, f, f.length);
+        while (sw.shapingDelay(a.port, f.length) == 0) {
+            sw.fromShapedPort(a.port, f, f.length);
+        }
+        // Now 200 ms: the bucket holds 50 ms of credit, the other 150 ms are the worker's stall.
+        now += 200_000_000L;
+        sw.shapingDelay(a.port, f.length);
+        assertThat(sw.shaperStalledNanos("a")).isBetween(149_000_000L, 151_000_000L);
+        // An idle sender (no frame waiting) is not a stall; a new limit starts from zero.
+        sw.setRateLimit("a", new RateLimit(0, 1000));
+        now += 500_000_000L;
+        sw.shapingDelay(a.port, f.length);
+        assertThat(sw.shaperStalledNanos("a")).isZero();
+        assertThat(sw.shaperStalledNanos("b")).isZero();
+    }
+
+    @Test
     void rejectsBadControlPlaneRequests() {
         assertThatThrownBy(() -> sw.createSubnet("x", "blue", Cidr.parse("10.0.1.128/25"), null, null))
                 .isInstanceOf(NetworkException.class).hasMessageContaining("overlaps");
