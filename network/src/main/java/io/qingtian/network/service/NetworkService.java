@@ -209,7 +209,9 @@ public final class NetworkService implements AutoCloseable {
                     + " first");
         }
         String sock = exportOfNic.get(p.name());
-        if (p.linkUp() && !q.force()) {
+        boolean connected = p.linkUp()
+                || running.get("nic:" + p.name()) instanceof NetworkBackends.Export x && x.connected();
+        if (connected && !q.force()) {
             throw new NetworkException("NIC " + p.name() + " is in use: a front-end is connected"
                     + (sock == null ? "" : " to " + sock) + "; stop its VM first (or --force to disconnect it)");
         }

@@ -151,9 +151,22 @@ class NetworkServiceTest {
     static final class FakeBackends implements NetworkBackends {
         final List<String> closed = new java.util.ArrayList<>();
 
+        /** Whether exports report a connected front-end (only "k" asks). */
+        boolean connected = true;
+
         @Override
         public AutoCloseable exportVhostUser(VirtualSwitch sw, Port port, Path socket) {
-            return () -> closed.add(port.name() + "@" + socket.getFileName());
+            return new Export() {
+                @Override
+                public boolean connected() {
+                    return port.name().equals("k") && connected;
+                }
+
+                @Override
+                public void close() {
+                    closed.add(port.name() + "@" + socket.getFileName());
+                }
+            };
         }
 
         @Override
@@ -179,6 +192,17 @@ class NetworkServiceTest {
                             + "; stop its VM first (or --force to disconnect it)");
             assertThat(backends.closed).isEmpty();
             assertThat(svc.vswitch().port("n").linkUp()).isTrue();
+
+            // A front-end connected whose driver has not started the rings yet holds the NIC too.
+            svc.handle(new NetworkRequest.NicCreate("k", "s", null, null, List.of(), null, 0, 0));
+            svc.handle(new NetworkRequest.NicExport("k", state.resolve("k.sock").toString()));
+            assertThat(svc.vswitch().port("k").linkUp()).isFalse();
+            assertThatThrownBy(() -> svc.handle(new NetworkRequest.NicDelete("k", false)))
+                    .hasMessageContaining("NIC k is in use: a front-end is connected");
+            backends.connected = false;
+            svc.handle(new NetworkRequest.NicDelete("k", false));
+            assertThat(backends.closed).containsExactly("k@k.sock");
+            backends.closed.clear();
 
             // An instance's claim holds even against --force.
             svc.setNicHolder(nic -> nic.equals("m") ? "instance web1" : null);
