@@ -17,12 +17,18 @@ import java.util.logging.Logger;
  * when the driver wants it (EVENT_IDX aware). A platform thread, because it blocks in
  * poll(2) through a native call.
  *
+ * <p>Per chain it costs no system call: while it drains the ring (and for a short spin
+ * after, {@link #SPIN_NANOS}) the driver is asked not to kick ({@link RingNotifications});
+ * used elements of chains run inline are published in batches of up to {@link #BATCH}, with
+ * at most one call eventfd write each, and always before the worker sleeps, waits on a
+ * {@link VhostUserDevice#holdNanos hold} or starts the last chain of a burst (so a slow
+ * request never delays the completion of faster ones before it).
+ *
  * <p>Requests the device allows ({@link VhostUserDevice#runConcurrently}: large ones, or all
  * for a blocking backend) are handed to a few helper threads when more chains are waiting
  * behind them, so big transfers use more than one core and slow backends overlap requests (as
  * qemu-storage-daemon's thread pool does); a lone request runs inline, with no hand-off
- * latency. Used elements
- * are added under a lock, in completion order (virtio allows any order).
+ * latency. Used elements are added under a lock, in completion order (virtio allows any order).
  *
  * <p>Stopping is cooperative: {@link #stop} wakes the thread through a private eventfd and
  * joins it after every request in flight has completed and been published, so nothing is
@@ -35,31 +41,43 @@ final class VringWorker implements Runnable {
      * overrides. Not tied to the core count: helpers mostly wait on storage (NBD, disks).
      */
     static final int HELPERS = Integer.getInteger("qt.vhost.helpers", 4);
+    /**
+     * How long an idle worker keeps polling the avail index before it sleeps on the kick
+     * eventfd ({@code -Dqt.vhost.spinMicros=N}, 0 = never): a busy driver's next burst is
+     * picked up without a kick (its system call) and a wake-up (ours), for a few microseconds
+     * of one core per idle period.
+     */
+    static final long SPIN_NANOS = Long.getLong("qt.vhost.spinMicros", 20) * 1000;
+    /** Inline completions published together at most. */
+    static final int BATCH = 64;
     private static final int MAX_HANDED_OFF = 64;
+    private static final int MAX_HOLD_MILLIS = 1000;
 
     private final String name;
     private final int queueIndex;
     private final SplitQueue queue;
+    private final RingNotifications notifications;
     private final VhostUserDevice device;
     private final int kickFd;
-    private final int callFd;
     private final int errFd;
     private final int stopFd;
     private final Thread thread;
     private final Object usedLock = new Object();
-    private final EventFd usedSignal = new EventFd();
     private final ArrayDeque<DescriptorChain> spareChains = new ArrayDeque<>();
     private ExecutorService helpers;
     private int handedOff;
+    /** Inline completions added but not yet published (guarded by usedLock). */
+    private int unpublished;
     private volatile boolean stopping;
 
-    VringWorker(String name, int queueIndex, SplitQueue queue, VhostUserDevice device, int kickFd, int callFd, int errFd) {
+    VringWorker(String name, int queueIndex, SplitQueue queue, RingNotifications notifications, VhostUserDevice device,
+                int kickFd, int errFd) {
         this.name = name;
         this.queueIndex = queueIndex;
         this.queue = queue;
+        this.notifications = notifications;
         this.device = device;
         this.kickFd = kickFd;
-        this.callFd = callFd;
         this.errFd = errFd;
         this.stopFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
         this.thread = Thread.ofPlatform().daemon().name(name).unstarted(this);
@@ -96,22 +114,44 @@ final class VringWorker implements Runnable {
             // Never let a worker die silently: the ring stops, the connection stays up.
             LOG.log(Level.SEVERE, name + ": worker failed; ring stopped", t);
         } finally {
+            flush();
             quiesceHelpers();
         }
     }
 
-    /** Serves every available chain. Returns false when the queue broke. */
+    /**
+     * Serves chains until the ring stays empty through the spin, then re-enables kicks.
+     * Returns false when the queue broke.
+     */
     private boolean drain(EventFd ev) {
+        notifications.suppressKicks();
         do {
             DescriptorChain chain = takeChain();
-            while (queue.pop(chain)) {
-                if (queue.pending() > 0 && device.runConcurrently(chain) && handOff(chain)) {
+            while (!stopping && queue.pop(chain)) {
+                long hold = device.holdNanos(queueIndex, chain);
+                if (hold > 0) {
+                    hold(ev, chain, hold);
+                }
+                boolean more = queue.pending() > 0;
+                if (more && device.runConcurrently(chain) && handOff(chain)) {
                     chain = takeChain();
                     continue;
                 }
-                complete(chain.head(), device.process(queueIndex, chain));
+                if (!more) {
+                    flush(); // the last chain of a burst may be slow: complete the ones before it first
+                }
+                int len = device.process(queueIndex, chain);
+                boolean full;
+                synchronized (usedLock) {
+                    queue.addUsed(chain.head(), len);
+                    full = ++unpublished >= BATCH;
+                }
+                if (full) {
+                    flush();
+                }
             }
             returnChain(chain);
+            flush();
             if (queue.broken() != null) {
                 LOG.warning(name + ": queue needs reset: " + queue.broken());
                 if (errFd >= 0) {
@@ -120,17 +160,67 @@ final class VringWorker implements Runnable {
                 ev.await(stopFd, -1, -1);
                 return false;
             }
-        } while (queue.enableNotification() && !stopping);
+            if (stopping) {
+                return true;
+            }
+        } while (spin() || allowKicksAndRecheck());
         return true;
+    }
+
+    /** Kicks back on; true (and kicks off again) when chains arrived meanwhile. */
+    private boolean allowKicksAndRecheck() {
+        if (notifications.allowKicks()) {
+            notifications.suppressKicks();
+            return true;
+        }
+        return false;
+    }
+
+    /** Polls the avail index for up to {@link #SPIN_NANOS}; true when chains arrived. */
+    private boolean spin() {
+        if (SPIN_NANOS <= 0) {
+            return false;
+        }
+        long deadline = System.nanoTime() + SPIN_NANOS;
+        do {
+            if (queue.pending() > 0) {
+                return true;
+            }
+            Thread.onSpinWait();
+        } while (!stopping && System.nanoTime() - deadline < 0);
+        return false;
+    }
+
+    /**
+     * Holds {@code chain} (and the ring behind it) while the device asks to; everything done
+     * before it is published first. A stop ends the hold: the chain is processed then, a
+     * negligible overshoot, so the ring hands over with nothing popped and unprocessed.
+     */
+    private void hold(EventFd ev, DescriptorChain chain, long nanos) {
+        flush();
+        long wait = nanos;
+        while (wait > 0 && !stopping) {
+            ev.await(stopFd, -1, (int) Math.max(1, Math.min(MAX_HOLD_MILLIS, (wait + 999_999) / 1_000_000)));
+            wait = stopping ? 0 : device.holdNanos(queueIndex, chain);
+        }
+    }
+
+    /** Publishes inline completions (the device first completes its own deferred work). */
+    private void flush() {
+        device.batchDone(queueIndex);
+        synchronized (usedLock) {
+            if (unpublished > 0) {
+                unpublished = 0;
+                notifications.publish();
+            }
+        }
     }
 
     private void complete(int head, int len) {
         synchronized (usedLock) {
             queue.addUsed(head, len);
-            queue.publishUsed();
-            if (queue.needsNotification() && callFd >= 0) {
-                usedSignal.signal(callFd);
-            }
+            unpublished = 0; // published with this one
+            notifications.publish();
         }
     }
 
