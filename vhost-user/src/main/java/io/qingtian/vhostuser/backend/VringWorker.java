@@ -127,12 +127,16 @@ final class VringWorker implements Runnable {
         notifications.suppressKicks();
         do {
             DescriptorChain chain = takeChain();
+            // Chains known to be available: the avail index (a cache line the driver writes) is
+            // read again only when they are used up.
+            int known = queue.pending();
             while (!stopping && queue.pop(chain)) {
+                known = known > 0 ? known - 1 : queue.pending();
                 long hold = device.holdNanos(queueIndex, chain);
                 if (hold > 0) {
                     hold(ev, chain, hold);
                 }
-                boolean more = queue.pending() > 0;
+                boolean more = known > 0 || (known = queue.pending()) > 0;
                 if (more && device.runConcurrently(chain) && handOff(chain)) {
                     chain = takeChain();
                     continue;
@@ -141,12 +145,7 @@ final class VringWorker implements Runnable {
                     flush(); // the last chain of a burst may be slow: complete the ones before it first
                 }
                 int len = device.process(queueIndex, chain);
-                boolean full;
-                synchronized (usedLock) {
-                    queue.addUsed(chain.head(), len);
-                    full = ++unpublished >= BATCH;
-                }
-                if (full) {
+                if (addUsedInline(chain.head(), len) >= BATCH) {
                     flush();
                 }
             }
@@ -183,10 +182,13 @@ final class VringWorker implements Runnable {
         }
         long deadline = System.nanoTime() + SPIN_NANOS;
         do {
-            if (queue.pending() > 0) {
-                return true;
+            // The clock is read once per 16 looks: it costs more than a look at the avail index.
+            for (int i = 0; i < 16; i++) {
+                if (queue.pending() > 0) {
+                    return true;
+                }
+                Thread.onSpinWait();
             }
-            Thread.onSpinWait();
         } while (!stopping && System.nanoTime() - deadline < 0);
         return false;
     }
@@ -205,14 +207,39 @@ final class VringWorker implements Runnable {
         }
     }
 
+    /**
+     * Adds the used element of a chain processed on this thread; returns how many are
+     * unpublished. The lock is needed only once helper threads exist (they complete chains
+     * concurrently); they are created on this thread, so without them nobody else touches the
+     * used ring.
+     */
+    private int addUsedInline(int head, int len) {
+        if (helpers == null) {
+            queue.addUsed(head, len);
+            return ++unpublished;
+        }
+        synchronized (usedLock) {
+            queue.addUsed(head, len);
+            return ++unpublished;
+        }
+    }
+
     /** Publishes inline completions (the device first completes its own deferred work). */
     private void flush() {
         device.batchDone(queueIndex);
+        if (helpers == null) {
+            publishInline();
+            return;
+        }
         synchronized (usedLock) {
-            if (unpublished > 0) {
-                unpublished = 0;
-                notifications.publish();
-            }
+            publishInline();
+        }
+    }
+
+    private void publishInline() {
+        if (unpublished > 0) {
+            unpublished = 0;
+            notifications.publish();
         }
     }
 
