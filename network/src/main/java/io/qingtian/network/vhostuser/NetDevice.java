@@ -89,6 +89,12 @@ final class NetDevice implements VhostUserDevice {
         return port.transmitChain(txView, true);
     }
 
+    /** Transmit chains are switched in a few hundred nanoseconds: complete them 64 at a time. */
+    @Override
+    public int completionBatch(int queue) {
+        return queue == VirtioNet.TX_QUEUE ? 64 : 1;
+    }
+
     @Override
     public void batchDone(int queue) {
         RxBatch.flushCurrent();

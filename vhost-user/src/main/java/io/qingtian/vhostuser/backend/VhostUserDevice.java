@@ -76,6 +76,18 @@ public interface VhostUserDevice {
     }
 
     /**
+     * How many chains of {@code queue}, processed inline one after the other, the worker may
+     * complete together (one used index update, at most one call eventfd write). 1, the
+     * default, completes each at once: right for requests that may take long (a block read
+     * from a slow disk, a receive chain held until data arrives). A queue whose chains are
+     * processed in well under a microsecond (a network transmit queue) gains by batching; the
+     * worker completes a batch early when the ring runs dry, before it waits or sleeps.
+     */
+    default int completionBatch(int queue) {
+        return 1;
+    }
+
+    /**
      * The worker of {@code queue} finished a batch of chains and is about to publish their
      * used elements (and perhaps sleep): a device that deferred work for the batch (used
      * elements written into other rings) completes it now. Called on the worker's thread.

@@ -19,8 +19,9 @@ import java.util.logging.Logger;
  *
  * <p>Per chain it costs no system call: while it drains the ring (and for a short spin
  * after, {@link #SPIN_NANOS}) the driver is asked not to kick ({@link RingNotifications});
- * used elements of chains run inline are published in batches of up to {@link #BATCH}, with
- * at most one call eventfd write each, and always before the worker sleeps, waits on a
+ * used elements of chains run inline are published in batches of up to
+ * {@link VhostUserDevice#completionBatch} (1 unless the device asks for more), with at most one
+ * call eventfd write each, and always before the worker sleeps, waits on a
  * {@link VhostUserDevice#holdNanos hold} or starts the last chain of a burst (so a slow
  * request never delays the completion of faster ones before it).
  *
@@ -48,8 +49,8 @@ final class VringWorker implements Runnable {
      * of one core per idle period.
      */
     static final long SPIN_NANOS = Long.getLong("qt.vhost.spinMicros", 20) * 1000;
-    /** Inline completions published together at most. */
-    static final int BATCH = 64;
+    /** Inline completions published together at most, whatever the device asks. */
+    static final int MAX_BATCH = 256;
     private static final int MAX_HANDED_OFF = 64;
     private static final int MAX_HOLD_MILLIS = 1000;
 
@@ -124,6 +125,7 @@ final class VringWorker implements Runnable {
      * Returns false when the queue broke.
      */
     private boolean drain(EventFd ev) {
+        int batch = Math.max(1, Math.min(MAX_BATCH, device.completionBatch(queueIndex)));
         notifications.suppressKicks();
         do {
             DescriptorChain chain = takeChain();
@@ -145,7 +147,7 @@ final class VringWorker implements Runnable {
                     flush(); // the last chain of a burst may be slow: complete the ones before it first
                 }
                 int len = device.process(queueIndex, chain);
-                if (addUsedInline(chain.head(), len) >= BATCH) {
+                if (addUsedInline(chain.head(), len) >= batch) {
                     flush();
                 }
             }
