@@ -17,8 +17,8 @@ import java.util.logging.Logger;
  * when the driver wants it (EVENT_IDX aware). A platform thread, because it blocks in
  * poll(2) through a native call.
  *
- * <p>Per chain it costs no system call: while it drains the ring (and for a short spin
- * after, {@link #SPIN_NANOS}) the driver is asked not to kick ({@link RingNotifications});
+ * <p>Per chain it costs no system call: while it drains the ring (and for an optional short
+ * spin after, {@link #SPIN_NANOS}) the driver is asked not to kick ({@link RingNotifications});
  * used elements of chains run inline are published in batches of up to
  * {@link VhostUserDevice#completionBatch} (1 unless the device asks for more), with at most one
  * call eventfd write each, and always before the worker sleeps, waits on a
@@ -44,11 +44,13 @@ final class VringWorker implements Runnable {
     static final int HELPERS = Integer.getInteger("qt.vhost.helpers", 4);
     /**
      * How long an idle worker keeps polling the avail index before it sleeps on the kick
-     * eventfd ({@code -Dqt.vhost.spinMicros=N}, 0 = never): a busy driver's next burst is
-     * picked up without a kick (its system call) and a wake-up (ours), for a few microseconds
-     * of one core per idle period.
+     * eventfd ({@code -Dqt.vhost.spinMicros=N}): a busy driver's next burst is picked up
+     * without a kick (its system call) and a wake-up (ours), for N microseconds of a core per
+     * idle period. Off by default: on the 2-core machines this runs on, the spin takes the
+     * core from the driver that would fill the ring (bench/network/README.md measured 20 µs:
+     * more CPU per frame, no more frames per second). Worth trying where cores are spare.
      */
-    static final long SPIN_NANOS = Long.getLong("qt.vhost.spinMicros", 20) * 1000;
+    static final long SPIN_NANOS = Long.getLong("qt.vhost.spinMicros", 0) * 1000;
     /** Inline completions published together at most, whatever the device asks. */
     static final int MAX_BATCH = 256;
     private static final int MAX_HANDED_OFF = 64;
