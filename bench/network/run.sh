@@ -58,7 +58,7 @@ run_pair() { # $1 label, $2 rx vdev, $3 tx vdev, $4 frame size, $5 rx lcores, $6
 cpu_per_frame() { # $1 first line number, $2 last line number of switch.log's cpu lines
   local a b; a="$(grep '^cpu ' "$tmp/switch.log" | sed -n "${1}p")"; b="$(grep '^cpu ' "$tmp/switch.log" | sed -n "${2}p")"
   awk -v a="$a" -v b="$b" 'BEGIN{split(a,x," "); split(b,y," "); f=y[3]-x[3];
-    if (f > 0) printf "switch cpu_ns_per_frame=%.0f (frames=%d delivered=%d dropped=%d cpu_s=%.2f)\n",
+    if (f > 0) printf "switch worker cpu_ns_per_frame=%.0f (frames=%d delivered=%d dropped=%d cpu_s=%.2f)\n",
       (y[2]-x[2])/f, f, y[4]-x[4], y[5]-x[5], (y[2]-x[2])/1e9; else print "switch switched no frames"}'
 }
 
