@@ -6,7 +6,7 @@ import io.qingtian.network.vhostuser.VhostUserNetServer;
 import io.qingtian.network.vswitch.SecurityRule;
 import io.qingtian.network.vswitch.VirtualSwitch;
 import io.qingtian.sys.EventFd;
-import io.qingtian.sys.Libc;
+import io.qingtian.vhostuser.frontend.FrontendRing;
 import io.qingtian.vhostuser.frontend.SharedMemory;
 import io.qingtian.vhostuser.frontend.VhostUserFrontend;
 import io.qingtian.virtio.queue.DriverQueue;
@@ -52,17 +52,9 @@ public class DataPathMicro {
             fe.setFeatures(F_VERSION_1 | F_MRG_RXBUF | F_PROTOCOL_FEATURES);
             fe.setMemTable(VhostUserFrontend.memoryTable(mem.memory()), VhostUserFrontend.memoryTableFds(mem.memory()));
             for (int q = 0; q < 2; q++) {
-                long desc = mem.allocate(0, 16L * QSIZE, 4096);
-                long avail = mem.allocate(0, 6 + 2L * QSIZE, 4096);
-                long used = mem.allocate(0, 6 + 8L * QSIZE, 4096);
-                rings[q] = new DriverQueue(mem.memory(), QSIZE, desc, avail, used, false);
-                kick[q] = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-                fe.setVringNum(q, QSIZE);
-                fe.setVringBase(q, 0);
-                fe.setVringAddr(q, mem.userAddress(desc), mem.userAddress(used), mem.userAddress(avail));
-                fe.setVringKick(q, kick[q]);
-                fe.setVringCall(q, Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK));
-                fe.setVringEnable(q, true);
+                FrontendRing r = FrontendRing.start(fe, mem, 0, q, QSIZE, false);
+                rings[q] = r.queue();
+                kick[q] = r.kickFd();
             }
             for (int i = 0; i < QSIZE; i++) {
                 slots[i] = mem.allocate(0, SLOT, 64);

@@ -6,7 +6,8 @@
 # Environment: SIZES="64 1500" (frame sizes), PIN=fair|none (see README.md "Cores"), QSIZE
 # (virtqueue entries of the virtio-user ports, default 1024: see README.md "Cores"),
 # JAVA_OPTS (extra JVM flags for the switch, e.g. a JFR recording), KEEP=1 keeps the logs,
-# SWITCH_ROOT (a checkout whose built cli/target/qt jars the switch runs: compare two versions).
+# SWITCH_ROOT (a checkout whose built cli/target/qt jars the switch runs: compare two versions),
+# PEER=0 (skip the peer runs).
 #
 # Cores (PIN=fair, the default, on a 2-core machine): the backend under test gets one core of
 # its own in both runs. Ours: switch on CPU 1, transmitter and receiver testpmd on CPU 0. Peer:
@@ -73,6 +74,7 @@ for size in $sizes; do
   run_pair qingtian "net_virtio_user1,path=$tmp/b.sock,mac=02:00:00:00:00:0b,queue_size=$qsize" \
       "net_virtio_user0,path=$tmp/a.sock,mac=02:00:00:00:00:0a,queue_size=$qsize" "$size" "$ours_rx" "$ours_tx"
   cpu_per_frame "$((c0 > 0 ? c0 : 1))" "$(grep -c '^cpu ' "$tmp/switch.log")"
+  [ "${PEER:-1}" = 0 ] && continue
   run_pair testpmd-vhost "net_vhost0,iface=$tmp/peer.sock" \
       "net_virtio_user0,path=$tmp/peer.sock,mac=02:00:00:00:00:0a,queue_size=$qsize" "$size" "$peer_rx" "$peer_tx"
   eval "o=\$pps_qingtian_$size p=\$pps_testpmd_vhost_$size"

@@ -3,7 +3,7 @@ package io.qingtian.vhostuser.backend;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.sys.EventFd;
-import io.qingtian.sys.Libc;
+import io.qingtian.vhostuser.frontend.FrontendRing;
 import io.qingtian.vhostuser.frontend.SharedMemory;
 import io.qingtian.vhostuser.frontend.VhostUserFrontend;
 import io.qingtian.virtio.queue.DescriptorChain;
@@ -75,17 +75,9 @@ class DeviceDrivenQueueTest {
             DriverQueue[] rings = new DriverQueue[2];
             int[] kicks = new int[2];
             for (int q = 0; q < 2; q++) {
-                long desc = mem.allocate(0, 16L * SIZE, 4096);
-                long avail = mem.allocate(0, 6 + 2L * SIZE, 4096);
-                long used = mem.allocate(0, 6 + 8L * SIZE, 4096);
-                rings[q] = new DriverQueue(mem.memory(), SIZE, desc, avail, used, false);
-                kicks[q] = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-                fe.setVringNum(q, SIZE);
-                fe.setVringBase(q, 0);
-                fe.setVringAddr(q, mem.userAddress(desc), mem.userAddress(used), mem.userAddress(avail));
-                fe.setVringKick(q, kicks[q]);
-                fe.setVringCall(q, Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK));
-                fe.setVringEnable(q, true);
+                FrontendRing r = FrontendRing.start(fe, mem, 0, q, SIZE, false);
+                rings[q] = r.queue();
+                kicks[q] = r.kickFd();
             }
             long buf = mem.allocate(0, 4096, 4096);
 
