@@ -131,8 +131,9 @@ final class VringWorker implements Runnable {
         notifications.suppressKicks();
         do {
             DescriptorChain chain = takeChain();
-            // Chains known to be available: the avail index (a cache line the driver writes) is
-            // read again only when they are used up.
+            // Chains known to be available, so that deciding whether more follow (batching,
+            // hand-off) does not read the avail index, a cache line the driver writes, a second
+            // time per chain (pop reads it once).
             int known = queue.pending();
             while (!stopping && queue.pop(chain)) {
                 known = known > 0 ? known - 1 : queue.pending();
