@@ -31,4 +31,19 @@ final class ChainView implements NetChain {
     public boolean isWritable(int i) {
         return chain.isWritable(i);
     }
+
+    @Override
+    public long length(int i) {
+        return chain.length(i);
+    }
+
+    @Override
+    public void copyTo(int i, long offset, byte[] dst, int dstOffset, int len) {
+        chain.copyTo(i, offset, dst, dstOffset, len);
+    }
+
+    @Override
+    public void copyFrom(byte[] src, int srcOffset, int i, long offset, int len) {
+        chain.copyFrom(src, srcOffset, i, offset, len);
+    }
 }

@@ -97,6 +97,9 @@ final class NetDevice implements VhostUserDevice {
 
     @Override
     public void batchDone(int queue) {
+        if (queue == VirtioNet.TX_QUEUE) {
+            port.endBurst();
+        }
         RxBatch.flushCurrent();
     }
 }

@@ -46,12 +46,7 @@ final class ConnTrack {
         if (t == null) {
             return false;
         }
-        long k = key(remoteIp, localPort, remotePort);
-        if (t.live(k, now)) {
-            t.put(k, now + idle(proto), now);
-            return true;
-        }
-        return false;
+        return t.refresh(key(remoteIp, localPort, remotePort), now + idle(proto), now);
     }
 
     /** Records a flow; false if the table is full. */

@@ -48,6 +48,24 @@ final class FlowTable {
         return false;
     }
 
+    /**
+     * {@link #live} and, if live, a new deadline, in one probe (the ingress check of every
+     * forwarded frame).
+     */
+    boolean refresh(long key, long deadline, long now) {
+        for (int i = hash(key) & mask; used[i]; i = (i + 1) & mask) {
+            if (keys[i] == key) {
+                if (expiry[i] - now > 0) {
+                    expiry[i] = deadline;
+                    return true;
+                }
+                removeAt(i);
+                return false;
+            }
+        }
+        return false;
+    }
+
     /** Inserts or refreshes; false if the table is full of live flows. */
     boolean put(long key, long deadline, long now) {
         int i = hash(key) & mask;

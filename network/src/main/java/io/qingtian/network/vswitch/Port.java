@@ -22,6 +22,8 @@ public final class Port {
     RateLimit.Limiter limiter;
     FrameSink sink;
     boolean linkUp;
+    /** Removed from the switch ({@link VirtualSwitch#deletePort}): its frames are dropped. */
+    boolean deleted;
 
     Port(String name, Subnet subnet, MacAddress mac, Ipv4Address ip, String instanceId, int maxFlows) {
         this.name = name;

@@ -82,6 +82,20 @@ public final class GuestMemory {
         return r.mapping().asSlice(off, len);
     }
 
+    /**
+     * The region holding all of {@code [gpa, gpa+len)}, or null if any byte lies outside one
+     * region or the range is negative: {@link #slice}'s check without allocating a view (a
+     * queue's hot path keeps (region, offset, length) and copies through the region's mapping,
+     * which the JDK bounds-checks as well).
+     */
+    public GuestRegion regionFor(long gpa, long len) {
+        if (len < 0 || gpa < 0) {
+            return null;
+        }
+        GuestRegion r = regionOf(gpa);
+        return r != null && len <= r.size() - (gpa - r.guestAddress()) ? r : null;
+    }
+
     public boolean isValidRange(long gpa, long len) {
         if (len < 0 || gpa < 0) {
             return false;

@@ -2,14 +2,18 @@ package io.qingtian.virtio.queue;
 
 import io.qingtian.virtio.memory.GuestMemory;
 import io.qingtian.virtio.memory.GuestMemoryException;
+import io.qingtian.virtio.memory.GuestRegion;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
  * One available descriptor chain, walked and validated (virtio 1.2 §2.7.5 split descriptor
- * table, §2.7.5.3 indirect descriptors). Reused by a queue worker for every request so the
- * hot path allocates only the buffer views.
+ * table, §2.7.5.3 indirect descriptors). Reused by a queue worker for every request; walking
+ * allocates nothing: a buffer is kept as (its region's mapping, offset, length), and
+ * {@link #copyTo}/{@link #copyFrom} move bytes without a view, checked against the
+ * buffer's length here and against the region's mapping by the JDK. {@link #buffer} makes
+ * a view for callers that want one (one small object per call).
  *
  * <p>Every descriptor is read once (each field into a local, so a driver rewriting the
  * table concurrently cannot make a checked value differ from a used one), every buffer is
@@ -27,7 +31,10 @@ public final class DescriptorChain {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final int maxDescriptors;
-    private MemorySegment[] buffers;
+    /** Per buffer: the mapping of the region holding it, its offset there, its length. */
+    private MemorySegment[] mappings;
+    private long[] offsets;
+    private long[] lengths;
     private boolean[] writable;
     private int head;
     private int count;
@@ -41,7 +48,9 @@ public final class DescriptorChain {
         this.maxDescriptors = maxDescriptors;
         // Grown on demand: typical chains are short and queues may be 32768 entries long.
         int initial = Math.min(maxDescriptors, 8);
-        this.buffers = new MemorySegment[initial];
+        this.mappings = new MemorySegment[initial];
+        this.offsets = new long[initial];
+        this.lengths = new long[initial];
         this.writable = new boolean[initial];
     }
 
@@ -59,7 +68,7 @@ public final class DescriptorChain {
         error = walkInto(table, queueSize, head, memory);
         if (error != ChainError.NONE) {
             for (int i = 0; i < count; i++) {
-                buffers[i] = null;
+                mappings[i] = null;
             }
             count = 0;
             readableCount = 0;
@@ -117,10 +126,8 @@ public final class DescriptorChain {
             if (addr < 0 || addr + len < addr) {
                 return ChainError.ADDRESS_OUTSIDE_MEMORY;
             }
-            MemorySegment buf;
-            try {
-                buf = memory.slice(addr, len);
-            } catch (GuestMemoryException e) {
+            GuestRegion region = memory.regionFor(addr, len);
+            if (region == null) {
                 return ChainError.ADDRESS_OUTSIDE_MEMORY;
             }
             if (w) {
@@ -136,12 +143,16 @@ public final class DescriptorChain {
                 }
                 readableCount++;
             }
-            if (count == buffers.length) {
-                int grown = Math.min(maxDescriptors, buffers.length * 2);
-                buffers = java.util.Arrays.copyOf(buffers, grown);
+            if (count == mappings.length) {
+                int grown = Math.min(maxDescriptors, mappings.length * 2);
+                mappings = java.util.Arrays.copyOf(mappings, grown);
+                offsets = java.util.Arrays.copyOf(offsets, grown);
+                lengths = java.util.Arrays.copyOf(lengths, grown);
                 writable = java.util.Arrays.copyOf(writable, grown);
             }
-            buffers[count] = buf;
+            mappings[count] = region.mapping();
+            offsets[count] = addr - region.guestAddress();
+            lengths[count] = len;
             writable[count] = w;
             count++;
             if ((flags & VIRTQ_DESC_F_NEXT) == 0) {
@@ -191,10 +202,43 @@ public final class DescriptorChain {
 
     /** The bounds-checked guest buffer of descriptor {@code i} (0 ≤ i < count). */
     public MemorySegment buffer(int i) {
+        check(i);
+        return mappings[i].asSlice(offsets[i], lengths[i]);
+    }
+
+    /** Length in bytes of descriptor {@code i}'s buffer (0 ≤ i < count). */
+    public long length(int i) {
+        check(i);
+        return lengths[i];
+    }
+
+    /**
+     * Copies {@code len} bytes from buffer {@code i} at {@code offset} into {@code dst}; the
+     * range must lie inside the buffer (else {@link IndexOutOfBoundsException}, nothing copied).
+     */
+    public void copyTo(int i, long offset, byte[] dst, int dstOffset, int len) {
+        checkRange(i, offset, len);
+        MemorySegment.copy(mappings[i], ValueLayout.JAVA_BYTE, offsets[i] + offset, dst, dstOffset, len);
+    }
+
+    /** Copies {@code len} bytes of {@code src} into buffer {@code i} at {@code offset} (inside the buffer). */
+    public void copyFrom(byte[] src, int srcOffset, int i, long offset, int len) {
+        checkRange(i, offset, len);
+        MemorySegment.copy(src, srcOffset, mappings[i], ValueLayout.JAVA_BYTE, offsets[i] + offset, len);
+    }
+
+    private void check(int i) {
         if (i < 0 || i >= count) {
             throw new IndexOutOfBoundsException(i);
         }
-        return buffers[i];
+    }
+
+    private void checkRange(int i, long offset, int len) {
+        check(i);
+        if (offset < 0 || len < 0 || offset > lengths[i] - len) {
+            throw new IndexOutOfBoundsException("range " + offset + "+" + len + " outside buffer " + i
+                    + " of " + lengths[i] + " bytes");
+        }
     }
 
     public boolean isWritable(int i) {
