@@ -4,16 +4,22 @@ package io.qingtian.network.packet;
 public final class Bytes {
     private Bytes() {}
 
+    // One (bounds-checked) load and a byte swap instead of a load, shift and or per byte.
+    private static final java.lang.invoke.VarHandle SHORT_BE =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(short[].class, java.nio.ByteOrder.BIG_ENDIAN);
+    private static final java.lang.invoke.VarHandle INT_BE =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.BIG_ENDIAN);
+
     public static int u8(byte[] b, int off) {
         return b[off] & 0xff;
     }
 
     public static int u16(byte[] b, int off) {
-        return ((b[off] & 0xff) << 8) | (b[off + 1] & 0xff);
+        return Short.toUnsignedInt((short) SHORT_BE.get(b, off));
     }
 
     public static int i32(byte[] b, int off) {
-        return ((b[off] & 0xff) << 24) | ((b[off + 1] & 0xff) << 16) | ((b[off + 2] & 0xff) << 8) | (b[off + 3] & 0xff);
+        return (int) INT_BE.get(b, off);
     }
 
     public static long u48(byte[] b, int off) {

@@ -1,5 +1,6 @@
 package io.qingtian.network.vhostuser;
 
+import io.qingtian.network.service.NetworkBackends;
 import io.qingtian.network.virtionet.VirtioNetPort;
 import io.qingtian.network.vswitch.Port;
 import io.qingtian.network.vswitch.VirtualSwitch;
@@ -12,7 +13,7 @@ import java.nio.file.Path;
  * time; when it goes away the port's link goes down and the next front-end starts from a
  * clean state.
  */
-public final class VhostUserNetServer implements AutoCloseable {
+public final class VhostUserNetServer implements NetworkBackends.Export {
     private final VirtioNetPort device;
     private final VhostUserBackend backend;
 
@@ -40,6 +41,8 @@ public final class VhostUserNetServer implements AutoCloseable {
         return backend.connections();
     }
 
+    /** Whether a front-end is connected (it holds the NIC: {@code nic delete} refuses). */
+    @Override
     public boolean connected() {
         return backend.connected();
     }
