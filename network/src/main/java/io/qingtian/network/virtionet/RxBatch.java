@@ -6,7 +6,8 @@ package io.qingtian.network.virtionet;
  * ring's used index (and perhaps signalling its driver) once per burst instead of once per
  * frame spares the receiver a cache-line transfer and a wake-up per frame. A thread opts in
  * with {@link #enter} and must call {@link #flushCurrent} at the end of each burst and before
- * it waits; on any other thread (uplink, control plane) frames are published at once.
+ * it waits; on any other thread (uplink, control plane) frames are published at once, or,
+ * if a burst already deferred the same ring, at the end of that burst.
  */
 public final class RxBatch {
     private static final ThreadLocal<RxBatch> CURRENT = new ThreadLocal<>();

@@ -298,16 +298,24 @@ public final class VirtioNetPort implements FrameSink {
 
     /** Publishes now, or at the end of the calling thread's burst when it is in an {@link RxBatch}. */
     private void publishOrDefer(RxRing r) {
+        if (inBatch) {
+            // A burst (usually this thread's) already deferred this ring and publishes it at
+            // its end, within a completion batch: no need to look up the thread's batch.
+            if (++deferred >= MAX_DEFERRED) {
+                r.publish();
+                deferred = 0;
+            }
+            return;
+        }
         RxBatch batch = RxBatch.current();
-        if (batch == null || ++deferred >= MAX_DEFERRED) {
+        if (batch == null) {
             r.publish();
             deferred = 0;
             return;
         }
-        if (!inBatch) {
-            inBatch = true;
-            batch.add(this);
-        }
+        deferred++;
+        inBatch = true;
+        batch.add(this);
     }
 
     /** Called by an {@link RxBatch} at the end of its burst. */

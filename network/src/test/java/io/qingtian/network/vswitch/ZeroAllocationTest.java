@@ -12,12 +12,13 @@ import org.junit.jupiter.api.Test;
 /**
  * The forwarding path allocates nothing per frame: parse, anti-spoofing, MAC table, egress
  * and ingress conntrack, security group, counters, delivery. Measured with the JDK's per-thread
- * allocation counter after a warm-up; a few bytes over the whole run are tolerated (the counter
- * is exact, but a safepoint or class initialisation could add an object), one object per frame
- * is not.
+ * allocation counter, once compiled; a few bytes over a round are tolerated (the counter is
+ * exact, but a safepoint or class initialisation could add an object), one object per frame
+ * (16 bytes and more) is not.
  */
 class ZeroAllocationTest {
     private static final int FRAMES = 200_000;
+    private static final int MAX_ROUNDS = 30;
 
     @Test
     void switchingAFrameAllocatesNothing() {
@@ -39,16 +40,19 @@ class ZeroAllocationTest {
         byte[] back = Frames.udp(b.mac(), a.mac(), b.ip(), a.ip(), 9, 9, new byte[0]);
         sw.fromPort(b, back, back.length); // b's MAC is learned: unicast, not flooding
 
-        for (int i = 0; i < FRAMES; i++) { // warm-up: the JIT compiles the path
-            sw.fromPort(a, f, f.length, sw.now());
+        // Until the JIT has compiled the path (slow on a loaded machine), interpreted or C1
+        // code may box; the steady state is what counts: the least allocating of the rounds.
+        long allocated = Long.MAX_VALUE;
+        int rounds = 0;
+        while (rounds++ < MAX_ROUNDS && allocated >= FRAMES / 100) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < FRAMES; i++) {
+                sw.fromPort(a, f, f.length, sw.now());
+            }
+            allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - before);
         }
-        long before = threads.getCurrentThreadAllocatedBytes();
-        for (int i = 0; i < FRAMES; i++) {
-            sw.fromPort(a, f, f.length, sw.now());
-        }
-        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
 
-        assertThat(delivered[0]).isEqualTo(2L * FRAMES);
+        assertThat(delivered[0]).isEqualTo((long) (rounds - 1) * FRAMES);
         assertThat(sw.stats("a").drops()).isEmpty();
         assertThat(allocated).as("bytes allocated for %d frames", FRAMES).isLessThan(FRAMES / 100);
     }

@@ -51,6 +51,10 @@ public final class GuestMemory {
 
     /** The region holding {@code gpa}, or null. Binary search: no allocation. */
     public GuestRegion regionOf(long gpa) {
+        if (regions.length == 1) { // the common case: one RAM region below the PCI hole
+            GuestRegion r = regions[0];
+            return r.contains(gpa) ? r : null;
+        }
         int i = Arrays.binarySearch(starts, gpa);
         if (i < 0) {
             i = -i - 2;

@@ -26,8 +26,6 @@ public final class DescriptorChain {
     public static final int VIRTQ_DESC_F_INDIRECT = 4;
     static final int DESC_SIZE = 16;
 
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final int maxDescriptors;
@@ -89,9 +87,11 @@ public final class DescriptorChain {
             }
             long off = (long) index * DESC_SIZE;
             long addr = table.get(U64, off);
-            long len = Integer.toUnsignedLong(table.get(U32, off + 8));
-            int flags = Short.toUnsignedInt(table.get(U16, off + 12));
-            int next = Short.toUnsignedInt(table.get(U16, off + 14));
+            // len (le32), flags (le16), next (le16) in one little-endian load.
+            long lfn = table.get(U64, off + 8);
+            long len = lfn & 0xFFFF_FFFFL;
+            int flags = (int) (lfn >>> 32) & 0xFFFF;
+            int next = (int) (lfn >>> 48);
             if ((flags & VIRTQ_DESC_F_INDIRECT) != 0) {
                 if (indirect) {
                     return ChainError.NESTED_INDIRECT;

@@ -44,14 +44,15 @@ class DescriptorChainAllocationTest {
         byte[] hdr = new byte[12];
         byte[] frame = new byte[64];
         int n = 200_000;
-        for (int i = 0; i < n; i++) {
-            walkAndCopy(c, hdr, frame);
+        // The least allocating round once the JIT compiled the path (interpreted code may box).
+        long allocated = Long.MAX_VALUE;
+        for (int round = 0; round < 30 && allocated >= n / 100; round++) {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < n; i++) {
+                walkAndCopy(c, hdr, frame);
+            }
+            allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - before);
         }
-        long before = threads.getCurrentThreadAllocatedBytes();
-        for (int i = 0; i < n; i++) {
-            walkAndCopy(c, hdr, frame);
-        }
-        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
 
         assertThat(hdr).containsOnly(7);
         assertThat(ram.get(ValueLayout.JAVA_BYTE, 0x200 + 63)).isEqualTo((byte) 7);
