@@ -29,4 +29,18 @@ class ChecksumPropertiesTest {
         int len = Math.min(b, data.length - off);
         assertThat(Checksum.compute(data, off, len)).isEqualTo(reference(data, off, len));
     }
+
+    /** Saturated sums (all ones) and empty ones, at every length and odd/even offsets. */
+    @org.junit.jupiter.api.Test
+    void extremesMatchTheDefinition() {
+        for (byte fill : new byte[] {(byte) 0xff, 0, (byte) 0x80}) {
+            byte[] data = new byte[1600];
+            java.util.Arrays.fill(data, fill);
+            for (int off = 0; off < 3; off++) {
+                for (int len = 0; len <= 1597; len++) {
+                    assertThat(Checksum.compute(data, off, len)).isEqualTo(reference(data, off, len));
+                }
+            }
+        }
+    }
 }
