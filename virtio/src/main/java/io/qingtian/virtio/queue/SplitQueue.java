@@ -47,6 +47,13 @@ public final class SplitQueue {
     private final long availEventOffset;
 
     private int nextAvail;
+    /**
+     * The driver's avail index as last read. Entries before it were published before that
+     * (acquire) read, so {@link #pop} takes them without reading the index again: that cache
+     * line is written by the driver on another CPU, and re-reading it per chain cost a
+     * transfer per chain under load.
+     */
+    private int shadowAvail;
     private int nextUsed;
     private int signalledUsed;
     private String broken;
@@ -122,6 +129,7 @@ public final class SplitQueue {
      */
     public void setNextAvail(int index) {
         nextAvail = index & 0xFFFF;
+        shadowAvail = nextAvail;
         nextUsed = Short.toUnsignedInt(used.get(U16, 2));
         signalledUsed = nextUsed;
     }
@@ -146,6 +154,7 @@ public final class SplitQueue {
             broken = "avail index moved " + n + " entries ahead of a " + size + "-entry queue";
             return 0;
         }
+        shadowAvail = availIdx;
         return n;
     }
 
@@ -156,7 +165,7 @@ public final class SplitQueue {
      * (length 0) so the driver gets its descriptors back.
      */
     public boolean pop(DescriptorChain chain) {
-        if (pending() == 0) {
+        if (broken != null || shadowAvail == nextAvail && pending() == 0) {
             return false;
         }
         int head = Short.toUnsignedInt(avail.get(U16, 4 + 2L * (nextAvail & mask)));
