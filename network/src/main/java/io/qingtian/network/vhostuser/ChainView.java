@@ -32,6 +32,17 @@ final class ChainView implements NetChain {
         return chain.isWritable(i);
     }
 
+    /** Summed while the chain was walked. */
+    @Override
+    public long readableBytes() {
+        return chain.readableBytes();
+    }
+
+    @Override
+    public long writableBytes() {
+        return chain.writableBytes();
+    }
+
     @Override
     public long length(int i) {
         return chain.length(i);

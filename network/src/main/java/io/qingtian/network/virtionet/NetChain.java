@@ -21,6 +21,28 @@ public interface NetChain {
 
     boolean isWritable(int i);
 
+    /** Total bytes of the driver-readable buffers. */
+    default long readableBytes() {
+        long total = 0;
+        for (int i = 0; i < count(); i++) {
+            if (!isWritable(i)) {
+                total += length(i);
+            }
+        }
+        return total;
+    }
+
+    /** Total bytes of the device-writable buffers. */
+    default long writableBytes() {
+        long total = 0;
+        for (int i = 0; i < count(); i++) {
+            if (isWritable(i)) {
+                total += length(i);
+            }
+        }
+        return total;
+    }
+
     default long length(int i) {
         return buffer(i).byteSize();
     }

@@ -129,25 +129,16 @@ public final class VirtioNetPort implements FrameSink {
             // now is seen at the next frame (the switch's lock, taken per frame, orders it).
             return 0;
         }
-        long total = readableBytes(chain);
+        long total = chain.readableBytes();
         int frameLen = (int) Math.max(0, Math.min(EtherType.MAX_FRAME, total - headerLength()));
         return sw.shapingDelay(port, frameLen);
     }
 
-    private static long readableBytes(NetChain chain) {
-        long total = 0;
-        for (int i = 0; i < chain.count(); i++) {
-            if (!chain.isWritable(i)) {
-                total += chain.length(i);
-            }
-        }
-        return total;
-    }
 
     /** As {@link #transmitChain(NetChain)}; {@code shaped}: tokens already taken by {@link #shapingDelay}. */
     public int transmitChain(NetChain chain, boolean shaped) {
         int hlen = headerLength();
-        long total = readableBytes(chain);
+        long total = chain.readableBytes();
         int frameLen = (int) Math.min(Integer.MAX_VALUE, total - hlen);
         if (total < hlen) {
             sw.dropFromPort(port, (int) total, DropReason.BAD_VIRTIO_HEADER);
@@ -234,14 +225,8 @@ public final class VirtioNetPort implements FrameSink {
             if (c == null) {
                 break;
             }
-            int cap = 0;
-            for (int i = 0; i < c.count(); i++) {
-                if (c.isWritable(i)) {
-                    cap += (int) Math.min(c.length(i), 1 << 20);
-                }
-            }
             rxChains[chains++] = c;
-            capacity += cap;
+            capacity += (int) Math.min(c.writableBytes(), 1 << 20); // 64 chains × 1 MiB fit an int
         }
         if (capacity < need) {
             if (chains > 0 && !mergeable && capacity > 0) {
