@@ -85,6 +85,9 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     private boolean closed;
     private long generation;
     private Thread watcher;
+    /** The device configuration as the back-end last reported it (bytes 0..configKnown). */
+    private final byte[] configCache = new byte[256];
+    private int configKnown;
 
     private record ActiveQueue(int index, int kickFd, int callFd, long notifyAddress, int gsi, Thread relay) {}
 
@@ -222,13 +225,22 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
             return littleEndian(cfg, (int) offset, size);
         }
         synchronized (this) {
-            if (frontend == null || (protocolFeatures & bit(PROTOCOL_F_CONFIG)) == 0) {
+            if (frontend == null) {
+                // The back-end is away: answer what it said last. A driver that re-reads its
+                // config on the DEVICE_NEEDS_RESET interrupt (Linux's virtio-blk re-reads the
+                // capacity) must not see the disk shrink to nothing meanwhile.
+                return offset + size <= configKnown ? littleEndian(configCache, (int) offset, size) : 0;
+            }
+            if ((protocolFeatures & bit(PROTOCOL_F_CONFIG)) == 0) {
                 return 0;
             }
             try {
                 // Always from offset 0: libvhost-user back-ends (qemu-storage-daemon) ignore the
                 // offset and copy their config from its start, as QEMU only ever asks for all of it.
                 byte[] b = frontend.getConfig(0, (int) offset + size);
+                int n = Math.min(b.length, configCache.length);
+                System.arraycopy(b, 0, configCache, 0, n);
+                configKnown = Math.max(configKnown, n);
                 return littleEndian(b, (int) offset, size);
             } catch (VhostUserProtocolException | RuntimeException e) {
                 LOG.warning(spec.describe() + ": GET_CONFIG failed: " + e.getMessage());

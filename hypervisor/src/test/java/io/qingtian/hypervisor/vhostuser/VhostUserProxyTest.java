@@ -252,9 +252,12 @@ class VhostUserProxyTest {
         enableMsix();
         DriverQueue q = driverInit(true);
         readSector(q, 7, dataPath.kicks.get(pci.notifyAddress(0)), dataPath.calls.get(GSI_BASE + 1));
+        assertThat(pci.barRead(pci.bar0(), VirtioPciDevice.DEVICE_CONFIG, 8)).isEqualTo(SECTORS);
 
         server.close(); // the card goes away
         await(() -> (pci.status() & VirtioPciDevice.STATUS_NEEDS_RESET) != 0, "DEVICE_NEEDS_RESET");
+        // The driver re-reads its config on that interrupt: the disk keeps its size meanwhile.
+        assertThat(pci.barRead(pci.bar0(), VirtioPciDevice.DEVICE_CONFIG, 8)).isEqualTo(SECTORS);
         assertThat(dataPath.kicks).isEmpty();
         assertThat(msi).as("config interrupt on vector 0").contains(0);
         assertThat(proxy.disconnects()).isEqualTo(1);
