@@ -40,9 +40,13 @@ import java.util.logging.Logger;
  * ring (stops it), then the eventfds are unregistered and closed.
  *
  * <p>Back-end disconnect: a watcher notices the socket hang up, tears the data path down,
- * sets DEVICE_NEEDS_RESET (with a config interrupt) and retries the socket until the
- * back-end is back; the driver's next reset and DRIVER_OK then run on the new connection.
- * The VM never stops for it.
+ * sets DEVICE_NEEDS_RESET (with a config interrupt), answers config reads from the last
+ * values, and retries the socket until the back-end is back; the driver's next reset and
+ * DRIVER_OK then run on the new connection (a DRIVER_OK that comes before the back-end is
+ * back is started when it returns). Rings that were running are not resumed on the new
+ * connection: which requests the old back-end completed is not known without inflight
+ * tracking (vhost-user.rst, "Inflight I/O tracking"), so the driver starts over (Linux: PCI
+ * remove + rescan). The VM never stops for it.
  */
 public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VhostUserProxy.class.getName());
@@ -85,6 +89,8 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     private boolean closed;
     private long generation;
     private Thread watcher;
+    /** A DRIVER_OK that came while the back-end was away; started on reconnect. */
+    private Deferred deferred;
     /** The device configuration as the back-end last reported it (bytes 0..configKnown). */
     private final byte[] configCache = new byte[256];
     private int configKnown;
@@ -254,13 +260,26 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         // virtio-blk's writeback toggle and net's config are read-only for us: ignore (§4.1.4.6 allows it).
     }
 
+    /**
+     * DRIVER_OK while the back-end is away (a guest re-probing the device before the card is
+     * back) is not a failure: the start is deferred until the back-end returns, and the
+     * driver's requests wait in its rings meanwhile (nothing was in flight on the old
+     * connection: the rings are new).
+     */
     @Override
     public synchronized boolean activate(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
         this.interrupt = irq;
         if (frontend == null) {
-            LOG.warning(spec.describe() + ": the back-end is not connected; the device needs a reset");
-            return false;
+            LOG.warning(spec.describe() + ": the back-end is not connected; the device starts when it returns");
+            deferred = new Deferred(features, List.copyOf(queues), irq);
+            return true;
         }
+        return start(features, queues, irq);
+    }
+
+    private record Deferred(long features, List<QueueConfig> queues, VirtioInterrupt irq) {}
+
+    private boolean start(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
         List<ActiveQueue> started = new ArrayList<>();
         try {
             long toBackend = features & backendFeatures;
@@ -394,6 +413,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         }
         active = List.of();
         interrupt = null;
+        deferred = null;
     }
 
     @Override
@@ -505,6 +525,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         } catch (RuntimeException e) {
             return; // not back yet
         }
+        VirtioInterrupt failed = null;
         synchronized (this) {
             if (closed) {
                 fe.close();
@@ -519,7 +540,26 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
                 LOG.info(spec.describe() + ": reconnected to the back-end");
             } catch (VhostUserProtocolException | RuntimeException e) {
                 frontend = null;
+                return;
             }
+            Deferred d = deferred;
+            deferred = null;
+            if (d != null) {
+                if (start(d.features(), d.queues(), d.irq())) {
+                    // The driver may have notified before there was anything to notify: kick
+                    // every ring once (a spurious kick is harmless, a lost one stalls the ring).
+                    EventFd ev = new EventFd();
+                    for (ActiveQueue a : active) {
+                        ev.signal(a.kickFd());
+                    }
+                    LOG.info(spec.describe() + ": started the device the driver set up while the back-end was away");
+                } else {
+                    failed = d.irq();
+                }
+            }
+        }
+        if (failed != null) {
+            failed.needsReset(); // outside our lock, as in watch()
         }
     }
 
