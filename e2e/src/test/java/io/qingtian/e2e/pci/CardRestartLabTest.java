@@ -23,8 +23,11 @@ import org.junit.jupiter.api.io.TempDir;
  *       vhost-user front-end reconnects by itself;
  *   <li>Linux 6.1 ignores DEVICE_NEEDS_RESET, so the guest re-probes the device the standard
  *       way: {@code echo 1 > /sys/bus/pci/devices/BDF/remove; echo 1 > /sys/bus/pci/rescan};
- *   <li>the new disk reads back the checksum, accepts a write, and the VM powers off normally;
- *       the volume file in L1 has what the guest wrote last.
+ *   <li>the new disk reads back the checksum, accepts a write; the volume file in L1 has
+ *       what the guest wrote last;
+ *   <li>the card is killed again and this time the guest re-probes while it is still down:
+ *       the device starts when the card is back (the probe's reads wait), the data reads back,
+ *       and the VM powers off normally.
  * </ol>
  */
 @Tag("lab")
@@ -52,6 +55,15 @@ class CardRestartLabTest {
             if dd if=/dev/urandom of=/dev/$D bs=64k count=16 conv=fsync 2>/dev/null; then echo "L2 write ok"; else echo "L2 write failed"; fi
             sync
             echo "L2 sum-final $(sum $D)"
+            BDF=$(basename $(dirname $(readlink -f /sys/block/$D/device)))
+            echo "L2 ready2 $BDF"
+            read -r GO
+            # Second time the card is still down while the guest re-probes: the probe's first
+            # read waits until the card is back.
+            echo 1 > /sys/bus/pci/devices/$BDF/remove
+            echo 1 > /sys/bus/pci/rescan
+            for i in $(seq 1 300); do D=$(disk); [ -n "$D" ] && [ -b /dev/$D ] && break; sleep 0.2; done
+            echo "L2 sum-after2 $(sum $D)"
             echo "L2 end"
             poweroff -f
             """;
@@ -77,6 +89,16 @@ class CardRestartLabTest {
             for i in $(seq 1 100); do grep -q 'reconnected to the back-end' /tmp/restart.log && break; sleep 0.2; done
             grep -q 'reconnected to the back-end' /tmp/restart.log && echo "L1 hypervisor reconnected"
             echo go >&3
+            # 2. killed again; this time the guest re-probes before the card is back
+            for i in $(seq 1 1200); do grep -q '^L2 ready2' /tmp/restart.log && break; kill -0 $H 2>/dev/null || break; sleep 0.2; done
+            grep -q '^L2 ready2' /tmp/restart.log || { echo "L1 guest not ready again"; tail -40 /tmp/restart.log; exit 1; }
+            kill -KILL $CARD; wait $CARD 2>/dev/null
+            echo "L1 card killed again"
+            for i in $(seq 1 100); do [ $(grep -c 'the back-end disconnected' /tmp/restart.log) -ge 2 ] && break; sleep 0.2; done
+            echo go2 >&3
+            for i in $(seq 1 300); do grep -q 'the device starts when it returns' /tmp/restart.log && break; sleep 0.2; done
+            grep -q 'the device starts when it returns' /tmp/restart.log && echo "L1 probed while the card was down"
+            card_up || exit 1
             wait $H; echo "L1 hv-exit restart $?"
             exec 3>&-
             hvlines restart
@@ -104,5 +126,9 @@ class CardRestartLabTest {
         String last = find(out, "L2 restart sum-final (\\w+)");
         assertThat(last).isNotEqualTo(before);
         assertThat(find(out, "L1 filesum card (\\w+)")).isEqualTo(last);
+
+        // 2. re-probed while the card was down: the device started when the card came back
+        assertThat(out).contains("L1 card killed again", "L1 probed while the card was down");
+        assertThat(find(out, "L2 restart sum-after2 (\\w+)")).isEqualTo(last);
     }
 }
