@@ -121,7 +121,8 @@ public final class PciInterrupts implements AutoCloseable {
     /**
      * Binds {@code eventFd} to MSI {@code gsi} (one of {@link Vectors#gsi}): KVM injects the
      * vector's message when it is signalled, but only while the vector may fire (see above).
-     * Other GSIs are bound directly.
+     * Other GSIs are bound directly. {@code eventFd} must be non-blocking (EFD_NONBLOCK): on
+     * unmask its stale count is read away, racing with KVM's own read.
      */
     public void attachIrqfd(int eventFd, int gsi) {
         Vectors v = owner(gsi);
@@ -259,7 +260,9 @@ public final class PciInterrupts implements AutoCloseable {
                 try {
                     if (fire) {
                         vm.registerIrqfd(fd, gsi);
-                        signaller.consume(fd);
+                        if (Poll.waitReadable(new int[] {fd}, 0) == 0) {
+                            signaller.consume(fd); // polled first: never blocks on a blocking eventfd
+                        }
                     } else {
                         vm.unregisterIrqfd(fd, gsi);
                     }
