@@ -40,9 +40,13 @@ import java.util.logging.Logger;
  * ring (stops it), then the eventfds are unregistered and closed.
  *
  * <p>Back-end disconnect: a watcher notices the socket hang up, tears the data path down,
- * sets DEVICE_NEEDS_RESET (with a config interrupt) and retries the socket until the
- * back-end is back; the driver's next reset and DRIVER_OK then run on the new connection.
- * The VM never stops for it.
+ * sets DEVICE_NEEDS_RESET (with a config interrupt), answers config reads from the last
+ * values, and retries the socket until the back-end is back; the driver's next reset and
+ * DRIVER_OK then run on the new connection (a DRIVER_OK that comes before the back-end is
+ * back is started when it returns). Rings that were running are not resumed on the new
+ * connection: which requests the old back-end completed is not known without inflight
+ * tracking (vhost-user.rst, "Inflight I/O tracking"), so the driver starts over (Linux: PCI
+ * remove + rescan). The VM never stops for it.
  */
 public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VhostUserProxy.class.getName());
@@ -85,6 +89,11 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     private boolean closed;
     private long generation;
     private Thread watcher;
+    /** A DRIVER_OK that came while the back-end was away; started on reconnect. */
+    private Deferred deferred;
+    /** The device configuration as the back-end last reported it (bytes 0..configKnown). */
+    private final byte[] configCache = new byte[256];
+    private int configKnown;
 
     private record ActiveQueue(int index, int kickFd, int callFd, long notifyAddress, int gsi, Thread relay) {}
 
@@ -222,13 +231,22 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
             return littleEndian(cfg, (int) offset, size);
         }
         synchronized (this) {
-            if (frontend == null || (protocolFeatures & bit(PROTOCOL_F_CONFIG)) == 0) {
+            if (frontend == null) {
+                // The back-end is away: answer what it said last. A driver that re-reads its
+                // config on the DEVICE_NEEDS_RESET interrupt (Linux's virtio-blk re-reads the
+                // capacity) must not see the disk shrink to nothing meanwhile.
+                return offset + size <= configKnown ? littleEndian(configCache, (int) offset, size) : 0;
+            }
+            if ((protocolFeatures & bit(PROTOCOL_F_CONFIG)) == 0) {
                 return 0;
             }
             try {
                 // Always from offset 0: libvhost-user back-ends (qemu-storage-daemon) ignore the
                 // offset and copy their config from its start, as QEMU only ever asks for all of it.
                 byte[] b = frontend.getConfig(0, (int) offset + size);
+                int n = Math.min(b.length, configCache.length);
+                System.arraycopy(b, 0, configCache, 0, n);
+                configKnown = Math.max(configKnown, n);
                 return littleEndian(b, (int) offset, size);
             } catch (VhostUserProtocolException | RuntimeException e) {
                 LOG.warning(spec.describe() + ": GET_CONFIG failed: " + e.getMessage());
@@ -242,13 +260,26 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         // virtio-blk's writeback toggle and net's config are read-only for us: ignore (§4.1.4.6 allows it).
     }
 
+    /**
+     * DRIVER_OK while the back-end is away (a guest re-probing the device before the card is
+     * back) is not a failure: the start is deferred until the back-end returns, and the
+     * driver's requests wait in its rings meanwhile (nothing was in flight on the old
+     * connection: the rings are new).
+     */
     @Override
     public synchronized boolean activate(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
         this.interrupt = irq;
         if (frontend == null) {
-            LOG.warning(spec.describe() + ": the back-end is not connected; the device needs a reset");
-            return false;
+            LOG.warning(spec.describe() + ": the back-end is not connected; the device starts when it returns");
+            deferred = new Deferred(features, List.copyOf(queues), irq);
+            return true;
         }
+        return start(features, queues, irq);
+    }
+
+    private record Deferred(long features, List<QueueConfig> queues, VirtioInterrupt irq) {}
+
+    private boolean start(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
         List<ActiveQueue> started = new ArrayList<>();
         try {
             long toBackend = features & backendFeatures;
@@ -382,6 +413,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         }
         active = List.of();
         interrupt = null;
+        deferred = null;
     }
 
     @Override
@@ -493,6 +525,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         } catch (RuntimeException e) {
             return; // not back yet
         }
+        VirtioInterrupt failed = null;
         synchronized (this) {
             if (closed) {
                 fe.close();
@@ -507,7 +540,26 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
                 LOG.info(spec.describe() + ": reconnected to the back-end");
             } catch (VhostUserProtocolException | RuntimeException e) {
                 frontend = null;
+                return;
             }
+            Deferred d = deferred;
+            deferred = null;
+            if (d != null) {
+                if (start(d.features(), d.queues(), d.irq())) {
+                    // The driver may have notified before there was anything to notify: kick
+                    // every ring once (a spurious kick is harmless, a lost one stalls the ring).
+                    EventFd ev = new EventFd();
+                    for (ActiveQueue a : active) {
+                        ev.signal(a.kickFd());
+                    }
+                    LOG.info(spec.describe() + ": started the device the driver set up while the back-end was away");
+                } else {
+                    failed = d.irq();
+                }
+            }
+        }
+        if (failed != null) {
+            failed.needsReset(); // outside our lock, as in watch()
         }
     }
 
