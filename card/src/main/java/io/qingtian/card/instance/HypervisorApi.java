@@ -183,7 +183,7 @@ public final class HypervisorApi {
             throw f;
         } catch (IOException e) {
             throw new Fault(0, what, deadline.isDone() && !deadline.isCancelled()
-                    ? "no answer within " + timeout.toSeconds() + " s"
+                    ? "no answer within " + (timeout.toMillis() < 1000 ? timeout.toMillis() + " ms" : timeout.toSeconds() + " s")
                     : "connection to the hypervisor failed: " + e.getMessage());
         } finally {
             deadline.cancel(false);
