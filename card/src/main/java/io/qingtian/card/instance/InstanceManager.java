@@ -86,7 +86,16 @@ public final class InstanceManager implements AutoCloseable {
                 Path f = d.resolve("instance.json");
                 if (Files.isRegularFile(f)) {
                     InstanceSpec s = Json.MAPPER.readValue(f.toFile(), InstanceSpec.class);
-                    instances.put(s.id(), new Instance(s, freeSlot(), console(s.id())));
+                    Instance i = new Instance(s, freeSlot(), console(s.id()));
+                    instances.put(s.id(), i);
+                    if (confinement.enabled()) {
+                        // slots (so uids) are reassigned at each card start: the directory follows its new uid
+                        // at once, never left to the uid another instance may now have
+                        chownTree(d, confinement.uid(i.slot), confinement.kvmGid());
+                        if (Files.isDirectory(snapshotsOf(s))) {
+                            chown(snapshotsOf(s), cardUid, cardGid); // in case the card died mid-snapshot
+                        }
+                    }
                 }
             }
         }
