@@ -349,7 +349,7 @@ public final class InstanceManager implements AutoCloseable {
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
             SnapshotInfo info = new SnapshotInfo(snapshot, i.spec.name(), java.time.Instant.now().toString(), i.spec.cpus(),
                     i.spec.memoryMib(), Files.size(dir.resolve("state")), Files.size(dir.resolve("memory")),
-                    diskBytes(dir.resolve("state")) + diskBytes(dir.resolve("memory")), Math.round(millis * 10) / 10.0);
+                    Math.round(millis * 10) / 10.0);
             Durable.writeAtomically(dir.resolve(SNAPSHOT_JSON), Json.MAPPER.writeValueAsBytes(info));
             LOG.info("instance " + id + ": snapshot " + snapshot + " in " + info.millis() + " ms");
             return info;
@@ -454,15 +454,6 @@ public final class InstanceManager implements AutoCloseable {
         }
         Files.setPosixFilePermissions(d, PosixFilePermissions.fromString("rwx------"));
         return d;
-    }
-
-    private static long diskBytes(Path f) {
-        try {
-            return ((Number) Files.getAttribute(f, "unix:size")).longValue() == 0 ? 0
-                    : 512L * ((Number) Files.getAttribute(f, "unix:blocks")).longValue();
-        } catch (IOException | IllegalArgumentException | UnsupportedOperationException e) {
-            return -1;
-        }
     }
 
     /**

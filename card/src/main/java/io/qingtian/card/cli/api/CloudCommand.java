@@ -254,7 +254,7 @@ public final class CloudCommand implements Runnable {
         }
     }
 
-    static final String[] SNAPSHOT_COLUMNS = {"name", "instance", "createdAt", "memoryMib", "stateBytes", "diskBytes", "millis"};
+    static final String[] SNAPSHOT_COLUMNS = {"name", "instance", "createdAt", "memoryMib", "stateBytes", "memoryFileBytes", "millis"};
 
     @Command(name = "snapshot", mixinStandardHelpOptions = true,
             description = "Snapshot a running (paused for it, then resumed) or paused instance; the card keeps the files.")
