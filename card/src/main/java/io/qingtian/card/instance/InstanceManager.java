@@ -146,6 +146,7 @@ public final class InstanceManager implements AutoCloseable {
                 i.deleted = true;
                 if (instances.get(spec.id()) == i) {
                     instances.remove(spec.id());
+                    unexportInto(dir); // exports this launch made, at sockets about to be deleted
                     deleteTree(dir);
                 }
             }
@@ -225,13 +226,21 @@ public final class InstanceManager implements AutoCloseable {
         if (p != null) {
             terminate(p);
         }
-        synchronized (this) {
-            for (String v : i.spec.volumes()) {
-                unexportQuietly(v);
+        // an operation in flight fails fast once its process is gone; let it finish before the files go
+        i.op.lock();
+        try {
+            synchronized (this) {
+                for (String v : i.spec.volumes()) {
+                    unexportQuietly(v);
+                }
+                if (instances.get(id) == i) {
+                    instances.remove(id);
+                }
+                deleteTree(root.resolve(id));
+                deleteTree(snapshotsOf(i.spec));
             }
-            instances.remove(id);
-            deleteTree(root.resolve(id));
-            deleteTree(snapshotsOf(i.spec));
+        } finally {
+            i.op.unlock();
         }
     }
 
@@ -328,7 +337,7 @@ public final class InstanceManager implements AutoCloseable {
             } catch (HypervisorApi.Fault f) {
                 throw failure(i, p, "taking snapshot " + snapshot, f);
             } finally {
-                if (confinement.enabled()) {
+                if (confinement.enabled() && Files.isDirectory(owner)) {
                     chown(owner, cardUid, cardGid); // the hypervisor's access ends with the request
                 }
                 if (!done) {
@@ -567,7 +576,7 @@ public final class InstanceManager implements AutoCloseable {
             }
             throw HypervisorFailure.of((snapshot == null ? "starting" : "restoring") + " instance " + i.spec.name(), f);
         } finally {
-            if (snapshot != null && confinement.enabled()) {
+            if (snapshot != null && confinement.enabled() && Files.isDirectory(snapshotsOf(i.spec))) {
                 chown(snapshotsOf(i.spec), cardUid, cardGid); // the memory file is mapped: access ends here
             }
         }
@@ -643,6 +652,14 @@ public final class InstanceManager implements AutoCloseable {
         }
         if (confinement.enabled()) {
             chownTree(dir, confinement.uid(i.slot), confinement.kvmGid());
+            // connect(2) needs write permission on the socket file: the card's back-end sockets are
+            // handed to the instance's uid alone (0600), so no other instance can reach them
+            List<Path> backends = new ArrayList<>(disks);
+            nics.forEach(n -> backends.add(n.socket()));
+            for (Path b : backends) {
+                chown(b, confinement.uid(i.slot), confinement.kvmGid());
+                Files.setPosixFilePermissions(b, PosixFilePermissions.fromString("rw-------"));
+            }
             if (snapshot != null) {
                 chown(snapshotsOf(s), confinement.uid(i.slot), confinement.kvmGid());
             }
@@ -822,6 +839,18 @@ public final class InstanceManager implements AutoCloseable {
         return new HypervisorSetup.Nic(Path.of(sock), info.mac());
     }
 
+    private void unexportInto(Path dir) {
+        try {
+            for (VolumeInfo v : volumes.list()) {
+                if (v.exportedAt() != null && Path.of(v.exportedAt()).startsWith(dir)) {
+                    unexportQuietly(v.name());
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // nothing exported
+        }
+    }
+
     private void unexportQuietly(String volume) {
         try {
             volumes.unexport(volume);
@@ -860,7 +889,7 @@ public final class InstanceManager implements AutoCloseable {
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.toList()) {
                 if (p.getFileName().toString().endsWith(".sock") || p.getFileName().toString().equals("instance.json")) {
-                    continue; // sockets: group access below; spec: the card's own
+                    continue; // back-end sockets: granted one by one in prepare(); spec: the card's own
                 }
                 Files.setAttribute(p, "unix:uid", uid);
                 Files.setAttribute(p, "unix:gid", gid);
