@@ -42,8 +42,8 @@ public sealed interface HypervisorSetup {
             nics = List.copyOf(nics);
         }
 
-        @Override
-        public List<Call> calls() {
+        /** Everything before InstanceStart: what is to be measured or inspected before the guest runs. */
+        public List<Call> configure() {
             List<Call> c = new ArrayList<>();
             c.add(new Call("PUT", "/machine-config", body("vcpu_count", cpus, "mem_size_mib", memoryMib)));
             Map<String, Object> boot = body("kernel_image_path", kernel.toString());
@@ -65,7 +65,18 @@ public sealed interface HypervisorSetup {
                 }
                 c.add(new Call("PUT", "/network-interfaces/net" + i, n));
             }
-            c.add(new Call("PUT", "/actions", body("action_type", "InstanceStart")));
+            return c;
+        }
+
+        /** InstanceStart: the VM is built and its vCPUs run. */
+        public Call start() {
+            return new Call("PUT", "/actions", body("action_type", "InstanceStart"));
+        }
+
+        @Override
+        public List<Call> calls() {
+            List<Call> c = new ArrayList<>(configure());
+            c.add(start());
             return c;
         }
     }

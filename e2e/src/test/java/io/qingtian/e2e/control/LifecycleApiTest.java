@@ -241,6 +241,26 @@ class LifecycleApiTest {
         assertThat(gone.body().get("error").asText()).isEqualTo("snapshot s2 not found");
         assertThat(call(tokenA, "DELETE", "/v1/instances/tick", null).status()).isEqualTo(200);
         assertThat(snaps).doesNotExist();
+
+        // the audit log has who did what, refusals with their reason
+        List<JsonNode> audit = new ArrayList<>();
+        for (String l : Files.readAllLines(state.resolve("control/audit.log"))) {
+            audit.add(JSON.readTree(l));
+        }
+        assertThat(audit).anySatisfy(n -> {
+            assertThat(n.get("path").asText()).isEqualTo("/v1/instances/tick/snapshot");
+            assertThat(n.get("status").asInt()).isEqualTo(201);
+            assertThat(n.get("tenant").asText()).isEqualTo(tenantA);
+        });
+        assertThat(audit).anySatisfy(n -> {
+            assertThat(n.get("path").asText()).isEqualTo("/v1/instances/tick/restore");
+            assertThat(n.get("status").asInt()).isEqualTo(200);
+        });
+        assertThat(audit).anySatisfy(n -> {
+            assertThat(n.get("path").asText()).isEqualTo("/v1/instances/tick/pause");
+            assertThat(n.get("status").asInt()).isEqualTo(409);
+            assertThat(n.get("outcome").asText()).isEqualTo("cannot pause instance tick: it is PAUSED");
+        });
     }
 
     @Test
