@@ -50,6 +50,8 @@ public final class InstanceManager implements AutoCloseable {
     /** PUT /snapshot/create writes all of guest RAM. */
     static final Duration SNAPSHOT_REQUEST = Duration.ofMinutes(10);
     static final String SNAPSHOT_JSON = "snapshot.json";
+    /** Snapshots kept per instance. */
+    public static final int MAX_SNAPSHOTS = 16;
     /** sizeof(sockaddr_un.sun_path) on Linux, with its terminating NUL. */
     static final int MAX_SUN_PATH = 108;
 
@@ -313,6 +315,11 @@ public final class InstanceManager implements AutoCloseable {
             if (Files.exists(dir)) {
                 throw new IllegalStateException("snapshot " + snapshot + " of instance " + i.spec.name() + " already exists");
             }
+            if (snapshots(id).size() >= MAX_SNAPSHOTS) {
+                // each can hold all of guest RAM: a tenant must not fill the card's disk
+                throw new IllegalStateException("instance " + i.spec.name() + " has " + MAX_SNAPSHOTS
+                        + " snapshots, the most it may keep: delete one first");
+            }
             Path owner = createSnapshotsDir(i.spec);
             Files.createDirectory(dir);
             long t0 = System.nanoTime();
@@ -427,7 +434,7 @@ public final class InstanceManager implements AutoCloseable {
                 }
             }
         }
-        out.sort(Comparator.comparing(SnapshotInfo::createdAt));
+        out.sort(Comparator.comparing(x -> java.time.Instant.parse(x.createdAt()))); // not as strings: fractions vary in length
         return out;
     }
 

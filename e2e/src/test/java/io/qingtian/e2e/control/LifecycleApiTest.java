@@ -223,6 +223,13 @@ class LifecycleApiTest {
         JsonNode list = call(tokenA, "GET", "/v1/instances/tick/snapshots", null).body();
         assertThat(list).extracting(n -> n.get("name").asText()).containsExactly("s1", "s2");
         assertThat(call(tokenB, "GET", "/v1/instances/tick/snapshots", null).status()).isEqualTo(404);
+        for (int k = 3; k <= 16; k++) { // up to the limit per instance
+            assertThat(call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s" + k + "\"}").status()).isEqualTo(201);
+        }
+        R full = call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s17\"}");
+        assertThat(full.status()).isEqualTo(409);
+        assertThat(full.body().get("error").asText()).isEqualTo("instance tick has 16 snapshots, the most it may keep: delete one first");
+        assertThat(call(tokenA, "GET", "/v1/instances/tick", null).body().get("state").asText()).isEqualTo("RUNNING");
 
         // killing the restored hypervisor is detected, its cgroup and API socket are gone
         List<String> cgroups = JSON.convertValue(call(tokenA, "GET", "/v1/instances/tick", null).body().get("cgroups"),
