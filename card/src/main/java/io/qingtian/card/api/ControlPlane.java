@@ -143,6 +143,9 @@ public final class ControlPlane implements AutoCloseable {
         } catch (IOException e) {
             return null;
         }
+        if (io.qingtian.card.instance.AttestWire.OP.equals(op)) { // qt attest request (issue 7)
+            return io.qingtian.card.instance.AttestWire.serve(instances, trust, line);
+        }
         return NETWORK_OPS.contains(op) ? NetworkWire.serve(network, line) : null;
     }
 
