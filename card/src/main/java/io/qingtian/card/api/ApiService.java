@@ -7,8 +7,8 @@ import io.qingtian.card.api.ApiRequests.CreateNic;
 import io.qingtian.card.api.ApiRequests.CreateSecurityGroup;
 import io.qingtian.card.api.ApiRequests.CreateSubnet;
 import io.qingtian.card.api.ApiRequests.CreateTenant;
-import io.qingtian.card.api.ApiRequests.CreateVolume;
 import io.qingtian.card.api.ApiRequests.CreateSnapshot;
+import io.qingtian.card.api.ApiRequests.CreateVolume;
 import io.qingtian.card.api.ApiRequests.CreateVpc;
 import io.qingtian.card.api.ApiRequests.Restore;
 import io.qingtian.card.instance.HypervisorFailure;
@@ -297,7 +297,7 @@ public final class ApiService {
         try {
             instances.deleteSnapshot(id, Validate.name("snapshot", snapshot));
         } catch (java.util.NoSuchElementException e) {
-            throw ApiException.notFound("snapshot", snapshot);
+            throw notFound(e, name, snapshot);
         }
         return Map.of("deleted", snapshot);
     }
@@ -308,8 +308,14 @@ public final class ApiService {
         try {
             return lifecycle(() -> instances.restore(id, snap));
         } catch (java.util.NoSuchElementException e) {
-            throw ApiException.notFound("snapshot", snap);
+            throw notFound(e, name, snap);
         }
+    }
+
+    /** The snapshot is missing, or the instance itself went away meanwhile (deleted by another request). */
+    private static ApiException notFound(java.util.NoSuchElementException e, String instance, String snapshot) {
+        return ("snapshot " + snapshot).equals(e.getMessage()) ? ApiException.notFound("snapshot", snapshot)
+                : ApiException.notFound("instance", instance);
     }
 
     public Object deleteInstance(Principal p, String name) throws IOException {
