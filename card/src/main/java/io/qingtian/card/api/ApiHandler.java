@@ -74,13 +74,16 @@ public final class ApiHandler extends Handler.Abstract {
         Principal who = null;
         Reply reply;
         try {
+            // The body (at most MAX_BODY) is read before anything can refuse the request: an unread
+            // body makes Jetty close the connection after the answer, which a client that pools
+            // connections (java.net.http) may meet as "received no bytes" on its next request.
+            byte[] body = readBody(request);
             String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
             if (auth == null || !auth.startsWith("Bearer ")) {
                 throw new ApiException(401, "missing Authorization: Bearer TOKEN");
             }
             who = tenants.authenticate(auth.substring(7).trim())
                     .orElseThrow(() -> new ApiException(401, "invalid or revoked token"));
-            byte[] body = readBody(request);
             reply = route(who, method, path, body, request.getHttpURI().getQuery());
         } catch (ApiException e) {
             reply = error(e.status(), e.getMessage());
