@@ -115,6 +115,15 @@ class LifecycleApiTest {
         return t;
     }
 
+    /** Each tick is the letter after the previous one: the guest went on where it was, across restores. */
+    static void assertConsecutive(List<Character> ticks, int beforeRestore) {
+        for (int k = 1; k < ticks.size(); k++) {
+            char want = ticks.get(k - 1) == 'z' ? 'a' : (char) (ticks.get(k - 1) + 1);
+            assertThat(ticks.get(k)).as("tick " + k + " of " + ticks + " (" + beforeRestore + " before the restore)")
+                    .isEqualTo(want);
+        }
+    }
+
     static long counterIn(Path memoryFile) throws Exception {
         try (FileChannel ch = FileChannel.open(memoryFile)) {
             ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
@@ -209,11 +218,7 @@ class LifecycleApiTest {
         List<Character> after = awaitTicks("tick", t -> t.size() >= before.size() + 3);
         String console = call(tokenA, "GET", "/v1/instances/tick/console", null).text();
         assertThat(console.split("OK\n", -1)).as("one cold boot only").hasSize(2);
-        for (int k = 1; k < after.size(); k++) {
-            char want = after.get(k - 1) == 'z' ? 'a' : (char) (after.get(k - 1) + 1);
-            assertThat(after.get(k)).as("tick " + k + " of " + after + " (" + before.size() + " before the restore)")
-                    .isEqualTo(want);
-        }
+        assertConsecutive(after, before.size());
 
         // a snapshot of the running, restored guest: its counter went on from s1's
         R s2 = call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s2\"}");
@@ -296,6 +301,53 @@ class LifecycleApiTest {
         assertThat(call(tokenA, "GET", "/v1/instances/dev/snapshots", null).body()).isEmpty();
         assertThat(state.resolve("snapshots").resolve(tenantA).resolve("dev/s1")).doesNotExist();
         assertThat(call(tokenA, "DELETE", "/v1/instances/dev", null).status()).isEqualTo(200);
+    }
+
+    @Test
+    @Tag("kvm")
+    void aSnapshotOutlivesTheCardAndRestoresUnderANewCard(@TempDir Path own) throws Exception {
+        Path st = own.resolve("state");
+        Files.createDirectories(st.resolve("images"));
+        Files.write(st.resolve("images/ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
+        for (Path p : List.of(own, st)) {
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx--x--x"));
+        }
+        String savedEndpoint = endpoint;
+        String savedToken = tokenA;
+        try {
+            String token;
+            try (CardDaemon first = CardDaemon.start(new StateDir(st), Exporters.vhostUser(), new ControlPlane.Options(null,
+                    null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 645_000))) {
+                endpoint = first.plane().endpoint();
+                String admin = Files.readString(st.resolve("control/admin.token")).trim();
+                token = call(admin, "POST", "/v1/tenants", "{\"name\":\"carol\"}").body().get("token").asText();
+                tokenA = token;
+                assertThat(call(token, "POST", "/v1/instances", "{\"name\":\"t\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64}")
+                        .status()).isEqualTo(201);
+                awaitTicks("t", t -> t.size() >= 2);
+                // paused, so that the console ends where the snapshot is (a running one would tick on after it)
+                assertThat(call(token, "POST", "/v1/instances/t/pause", null).status()).isEqualTo(200);
+                assertThat(call(token, "POST", "/v1/instances/t/snapshot", "{\"name\":\"keep\"}").status()).isEqualTo(201);
+            } // the card stops every hypervisor as it goes
+            try (CardDaemon second = CardDaemon.start(new StateDir(st), Exporters.vhostUser(), new ControlPlane.Options(null,
+                    null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 645_000))) {
+                endpoint = second.plane().endpoint();
+                assertThat(call(token, "GET", "/v1/instances/t", null).body().get("state").asText()).isEqualTo("STOPPED");
+                assertThat(call(token, "GET", "/v1/instances/t/snapshots", null).body()).extracting(n -> n.get("name").asText())
+                        .containsExactly("keep");
+                int before = ticks("t").size();
+                R r = call(token, "POST", "/v1/instances/t/restore", "{\"snapshot\":\"keep\"}");
+                assertThat(r.status()).as(r.text()).isEqualTo(200);
+                assertThat(r.body().get("restoredFrom").asText()).isEqualTo("keep");
+                List<Character> after = awaitTicks("t", t -> t.size() >= before + 3);
+                assertThat(call(token, "GET", "/v1/instances/t/console", null).text().split("OK\n", -1))
+                        .as("one cold boot only").hasSize(2);
+                assertConsecutive(after, before);
+            }
+        } finally {
+            endpoint = savedEndpoint;
+            tokenA = savedToken;
+        }
     }
 
     @Test
