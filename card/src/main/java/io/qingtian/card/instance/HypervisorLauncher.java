@@ -32,6 +32,13 @@ public record HypervisorLauncher(List<String> prefix) {
                 "io.qingtian.cli.Qt"));
     }
 
+    /** The same launcher with JVM options after the java executable (e.g. an AOT cache). */
+    public HypervisorLauncher withJvmOptions(List<String> options) {
+        List<String> p = new ArrayList<>(prefix);
+        p.addAll(Math.min(1, p.size()), options);
+        return new HypervisorLauncher(p);
+    }
+
     /**
      * {@code qt hypervisor run --api-sock SOCK --id ID --seccomp}: the hypervisor serves
      * Firecracker's API and waits; the card then configures it over the socket

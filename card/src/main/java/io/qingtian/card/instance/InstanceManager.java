@@ -67,6 +67,9 @@ public final class InstanceManager implements AutoCloseable {
     private final CardTrust trust;
     private final Map<String, Instance> instances = new LinkedHashMap<>();
     private volatile boolean closing;
+    /** The hypervisors' AOT cache (may not exist yet; see HypervisorAotCache), or null. */
+    private final Path aotCache;
+    private volatile Process aotTraining;
 
     public InstanceManager(Path root, HypervisorLauncher launcher, Confinement confinement, VolumeManager volumes,
             NetworkService network, CardTrust trust) throws IOException {
@@ -84,6 +87,11 @@ public final class InstanceManager implements AutoCloseable {
         Files.setPosixFilePermissions(snapshots, PosixFilePermissions.fromString("rwx--x--x"));
         this.cardUid = (Integer) Files.getAttribute(root, "unix:uid");
         this.cardGid = (Integer) Files.getAttribute(root, "unix:gid");
+        this.aotCache = HypervisorAotCache.location(launcher);
+        if (aotCache != null && !Files.exists(aotCache)) {
+            Thread.ofPlatform().daemon().name("hypervisor-aot-training")
+                    .start(() -> HypervisorAotCache.train(launcher, p -> aotTraining = p));
+        }
         try (Stream<Path> dirs = Files.list(root)) {
             for (Path d : dirs.sorted().toList()) {
                 Path f = d.resolve("instance.json");
@@ -672,7 +680,7 @@ public final class InstanceManager implements AutoCloseable {
                 chown(snapshotsOf(s), confinement.uid(i.slot), confinement.kvmGid());
             }
         }
-        List<String> hv = new ArrayList<>(launcher.command(sock, s.id()));
+        List<String> hv = new ArrayList<>(HypervisorAotCache.apply(launcher, aotCache).command(sock, s.id()));
         if (snapshot == null && i.measurement != null) {
             // the hypervisor refuses tables other than the measured ones (a restored VM's are in its memory)
             hv.addAll(List.of("--expect-acpi-sha384", i.measurement.acpiPcrHex()));
@@ -957,6 +965,10 @@ public final class InstanceManager implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        Process training = aotTraining;
+        if (training != null) {
+            training.destroyForcibly();
+        }
         List<Process> ps;
         synchronized (this) {
             ps = instances.values().stream().map(i -> i.process).filter(p -> p != null && p.isAlive()).toList();
