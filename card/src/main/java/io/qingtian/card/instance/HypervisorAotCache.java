@@ -22,8 +22,9 @@ import java.util.stream.Stream;
 /**
  * An AOT cache (JEP 483, trained in one step with JEP 514's {@code -XX:AOTCacheOutput}) for the
  * hypervisor JVMs the card starts: classes loaded and linked ahead of time, so every launch and
- * restore spends about half as long in JVM start-up (measured: a tiny guest's {@code hypervisor
- * run} 1.05 s → 0.55 s on this host; ENVIRONMENT.md has the lab's numbers).
+ * restore spends less time in JVM start-up (measured on the dev host, unconfined, 5 alternating
+ * runs at load ~7: JVM start to command 450 → 365 ms, VM build 105 → 75 ms; one earlier pair at
+ * higher load 1.05 → 0.55 s; bench/control/results-2026-11-26-lifecycle.txt).
  *
  * <p>A cache is valid only for the same JDK and the same class path (jar paths, sizes and
  * modification times), so its file name is a hash of exactly those; it is trained once per build
