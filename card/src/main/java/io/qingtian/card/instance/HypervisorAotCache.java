@@ -48,6 +48,11 @@ final class HypervisorAotCache {
         if (p.isEmpty() || !p.get(0).endsWith("/java") || cp < 0 || cp + 1 >= p.size()) {
             return null;
         }
+        for (String entry : p.get(cp + 1).split(":")) {
+            if (!entry.endsWith(".jar") && !entry.endsWith("/*")) {
+                return null; // classes in directories (a development tree): the JVM archives classes from jars only
+            }
+        }
         boolean root = "root".equals(System.getProperty("user.name"));
         Path dir = root ? Path.of("/var/cache/qingtian/hypervisor-aot")
                 : Path.of(System.getProperty("user.home"), ".cache", "qingtian", "hypervisor-aot");

@@ -28,6 +28,7 @@ class HypervisorAotCacheTest {
         Files.setLastModifiedTime(jar, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() + 5000));
         assertThat(HypervisorAotCache.location(l)).as("a rebuilt jar needs a new cache").isNotEqualTo(first);
         assertThat(HypervisorAotCache.location(new HypervisorLauncher(List.of("qt")))).as("not a java command line").isNull();
+        assertThat(HypervisorAotCache.location(launcher(tmp + "/target/classes:" + jar))).as("a class directory").isNull();
     }
 
     @Test
