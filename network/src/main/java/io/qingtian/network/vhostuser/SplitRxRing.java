@@ -2,10 +2,9 @@ package io.qingtian.network.vhostuser;
 
 import io.qingtian.network.virtionet.NetChain;
 import io.qingtian.network.virtionet.RxRing;
-import io.qingtian.sys.EventFd;
+import io.qingtian.vhostuser.backend.DeviceQueue;
 import io.qingtian.virtio.queue.ChainError;
 import io.qingtian.virtio.queue.DescriptorChain;
-import io.qingtian.virtio.queue.SplitQueue;
 
 /**
  * The receive virtqueue driven by the switch: frames arrive whenever another port sends,
@@ -16,9 +15,7 @@ import io.qingtian.virtio.queue.SplitQueue;
 final class SplitRxRing implements RxRing {
     private static final int MAX_CHAINS = 64;
 
-    private final SplitQueue queue;
-    private final int callFd;
-    private final EventFd events = new EventFd();
+    private final DeviceQueue queue;
     private final DescriptorChain[] chains;
     private final ChainView[] views;
     private int popped;
@@ -27,9 +24,8 @@ final class SplitRxRing implements RxRing {
     /** Chains popped before the last unusable one: they cannot be un-popped past it. */
     private int stranded;
 
-    SplitRxRing(SplitQueue queue, int callFd) {
+    SplitRxRing(DeviceQueue queue) {
         this.queue = queue;
-        this.callFd = callFd;
         chains = new DescriptorChain[MAX_CHAINS];
         views = new ChainView[MAX_CHAINS];
         for (int i = 0; i < MAX_CHAINS; i++) {
@@ -53,7 +49,7 @@ final class SplitRxRing implements RxRing {
                 return views[popped++];
             }
             queue.addUsed(c.head(), 0); // unusable chain: give it back empty, never reuse it
-            queue.publishUsed();
+            queue.publish();
             frameStart = queue.nextAvail();
             stranded = popped;
         }
@@ -66,10 +62,7 @@ final class SplitRxRing implements RxRing {
         for (int i = 0; i < stranded; i++) {
             queue.addUsed(views[i].head(), 0);
         }
-        if (stranded > 0) {
-            queue.publishUsed();
-        }
-        queue.setNextAvail(frameStart);
+        queue.rewindTo(frameStart);
         popped = 0;
     }
 
@@ -79,19 +72,12 @@ final class SplitRxRing implements RxRing {
     }
 
     @Override
-    public void publishUsed() {
-        queue.publishUsed();
+    public void endFrame() {
         popped = 0;
     }
 
     @Override
-    public void notifyIfNeeded() {
-        if (queue.needsNotification() && callFd >= 0) {
-            events.signal(callFd);
-        }
-    }
-
-    int nextAvail() {
-        return queue.nextAvail();
+    public void publish() {
+        queue.publish();
     }
 }

@@ -3,7 +3,7 @@ package io.qingtian.network.virtionet;
 /**
  * The receive queue as the device drives it: the device (not a kick) decides when to pop a
  * buffer, because frames arrive from the switch at any time. Mirrors the virtio module's
- * SplitQueue (pop/addUsed/publishUsed/needsNotification/setNextAvail) plus the call eventfd.
+ * SplitQueue (pop/addUsed/setNextAvail, publishUsed + needsNotification as one publish).
  */
 public interface RxRing {
     /** Pops the next available chain, or returns null if the driver has posted none. */
@@ -14,8 +14,9 @@ public interface RxRing {
 
     void addUsed(int head, int writtenBytes);
 
-    void publishUsed();
+    /** The frame's chains are all used ({@link #addUsed}): the next pop starts a new frame. */
+    void endFrame();
 
-    /** Signals the driver if it wants an interrupt for what was published. */
-    void notifyIfNeeded();
+    /** Makes the used elements visible to the driver and signals it if it wants an interrupt. */
+    void publish();
 }

@@ -22,6 +22,8 @@ import java.nio.ByteOrder;
 public final class VirtioNetPort implements FrameSink {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int MAX_RX_CHAINS = 64;
+    /** Frames written into the receive ring before its used index is published anyway. */
+    private static final int MAX_DEFERRED = 32;
 
     private final VirtualSwitch sw;
     private final Port port;
@@ -31,6 +33,10 @@ public final class VirtioNetPort implements FrameSink {
     private final int[] rxLens = new int[MAX_RX_CHAINS];
     private volatile long features;
     private RxRing rx;
+    /** Frames in {@link #rx} not yet published (see {@link RxBatch}); guarded by this. */
+    private int deferred;
+    /** Whether some thread's {@link RxBatch} will publish this port; guarded by this. */
+    private boolean inBatch;
 
     public VirtioNetPort(VirtualSwitch sw, Port port) {
         this.sw = sw;
@@ -58,6 +64,10 @@ public final class VirtioNetPort implements FrameSink {
 
     /** Connects the receive queue (ring started) or disconnects it (null): the link follows. */
     public synchronized void setRxRing(RxRing ring) {
+        if (rx != null && deferred > 0) {
+            rx.publish(); // the old ring's driver gets every frame written into it
+        }
+        deferred = 0;
         rx = ring;
         try {
             if (ring != null) {
@@ -104,6 +114,11 @@ public final class VirtioNetPort implements FrameSink {
      * wait before handing this chain over with {@code transmitChain(chain, true)}.
      */
     public long shapingDelay(NetChain chain) {
+        if (port.rateLimit().unlimited()) {
+            // Most ports: no switch lock for nothing. Read without the lock: a limit set just
+            // now is seen at the next frame (the switch's lock, taken per frame, orders it).
+            return 0;
+        }
         long total = readableBytes(chain);
         int frameLen = (int) Math.max(0, Math.min(EtherType.MAX_FRAME, total - headerLength()));
         return sw.shapingDelay(port, frameLen);
@@ -204,8 +219,9 @@ public final class VirtioNetPort implements FrameSink {
                 // A legacy-sized buffer too small for this frame: the driver violated
                 // §5.1.6.3.1 (buffers of at least 1526 bytes). Return it empty, drop the frame.
                 r.addUsed(rxChains[0].head(), 0);
-                r.publishUsed();
-                r.notifyIfNeeded();
+                r.endFrame();
+                r.publish();
+                deferred = 0;
             } else if (chains > 0) {
                 r.rewind(chains);
             }
@@ -246,10 +262,33 @@ public final class VirtioNetPort implements FrameSink {
         for (int k = 0; k < chains; k++) {
             r.addUsed(rxChains[k].head(), rxLens[k]);
         }
-        r.publishUsed();
-        r.notifyIfNeeded();
+        r.endFrame();
+        publishOrDefer(r);
         clear(chains);
         return true;
+    }
+
+    /** Publishes now, or at the end of the calling thread's burst when it is in an {@link RxBatch}. */
+    private void publishOrDefer(RxRing r) {
+        RxBatch batch = RxBatch.current();
+        if (batch == null || ++deferred >= MAX_DEFERRED) {
+            r.publish();
+            deferred = 0;
+            return;
+        }
+        if (!inBatch) {
+            inBatch = true;
+            batch.add(this);
+        }
+    }
+
+    /** Called by an {@link RxBatch} at the end of its burst. */
+    synchronized void publishDeferred() {
+        inBatch = false;
+        if (rx != null && deferred > 0) {
+            rx.publish();
+        }
+        deferred = 0;
     }
 
     private void clear(int n) {

@@ -64,11 +64,10 @@ class VirtioNetPortTest {
             used.add(new int[] {head, len});
         }
 
-        public void publishUsed() {
-            published = used.size();
-        }
+        public void endFrame() {}
 
-        public void notifyIfNeeded() {
+        public void publish() {
+            published = used.size();
             notified++;
         }
     }
@@ -159,6 +158,43 @@ class VirtioNetPortTest {
         assertThat(java.util.Arrays.copyOfRange(got, 12, got.length)).isEqualTo(frame);
         assertThat(rxB.notified).isEqualTo(1);
         assertThat(sw.stats("b").txPackets()).isEqualTo(1);
+    }
+
+    @Test
+    void aBatchingThreadPublishesTheReceiveRingOncePerBurstAndAtMostEvery32Frames() throws Exception {
+        for (int i = 0; i < 40; i++) {
+            rxB.posted.add(writableChain(i, 2048));
+        }
+        byte[] chainBytes = withHeader(udpAtoB(100), 0);
+        int[] seen = new int[4];
+        // A thread of its own: entering a batch is for the thread's lifetime (a transmit worker).
+        Thread worker = new Thread(() -> {
+            RxBatch.enter();
+            for (int i = 0; i < 3; i++) {
+                va.transmitChain(txChain(chainBytes));
+            }
+            seen[0] = rxB.used.size();
+            seen[1] = rxB.published;
+            RxBatch.flushCurrent();
+            seen[2] = rxB.published;
+            for (int i = 0; i < 37; i++) {
+                va.transmitChain(txChain(chainBytes));
+            }
+            seen[3] = rxB.published;
+            RxBatch.flushCurrent();
+        });
+        worker.start();
+        worker.join();
+        assertThat(seen[0]).as("frames written").isEqualTo(3);
+        assertThat(seen[1]).as("published before the burst ended").isZero();
+        assertThat(seen[2]).as("published at the end of the burst").isEqualTo(3);
+        assertThat(seen[3]).as("a long burst is published every 32 frames").isEqualTo(3 + 32);
+        assertThat(rxB.published).isEqualTo(40);
+        assertThat(rxB.notified).isEqualTo(3);
+        // Outside a batch (this thread) every frame is published at once.
+        rxB.posted.add(writableChain(99, 2048));
+        va.transmitChain(txChain(chainBytes));
+        assertThat(rxB.published).isEqualTo(41);
     }
 
     @Test

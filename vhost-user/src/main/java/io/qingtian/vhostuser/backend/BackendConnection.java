@@ -118,6 +118,7 @@ final class BackendConnection {
         for (Vring v : vrings) {
             v.reset();
         }
+        device.featuresAcked(0);
         if (memory != null) {
             memory.close();
             memory = null;
@@ -148,6 +149,7 @@ final class BackendConnection {
                     vrings[i].stopWorker();
                 }
                 ackedFeatures = x.features();
+                device.featuresAcked(ackedFeatures);
                 for (int i = 0; i < vrings.length; i++) {
                     if (wasRunning[i]) {
                         vrings[i].startIfReady(name, memory, device, eventIdx());
@@ -168,6 +170,7 @@ final class BackendConnection {
                     v.reset();
                 }
                 ackedFeatures = 0;
+                device.featuresAcked(0);
             }
             case SetMemTable x -> {
                 return setMemTable(x);

@@ -31,33 +31,44 @@ final class Vring {
     boolean enabled;
     String problem;
     private VringWorker worker;
+    /** Set instead of {@link #worker} while the device drives this ring. */
+    private DeviceQueue driven;
+    private VhostUserDevice drivingDevice;
 
     Vring(int index) {
         this.index = index;
     }
 
     boolean running() {
-        return worker != null;
+        return worker != null || driven != null;
     }
 
-    /** Stops the worker (completing the chain in hand) and remembers where to resume. */
+    /** Stops the worker (completing the chain in hand) or takes the ring from the device; remembers where to resume. */
     void stopWorker() {
         if (worker != null) {
             base = worker.stop();
             worker = null;
         }
+        if (driven != null) {
+            drivingDevice.queueStopped(index);
+            base = driven.nextAvail();
+            driven = null;
+            drivingDevice = null;
+        }
     }
 
     /** Starts the worker when everything it needs is there. */
     void startIfReady(String device, MemoryTable memory, VhostUserDevice dev, boolean eventIdx) {
-        if (worker != null || !started || !enabled || memory == null || !addrSet || num == 0 || kickFd < 0) {
+        boolean devicePops = dev.drivesQueue(index);
+        if (running() || !started || !enabled || memory == null || !addrSet || num == 0 || (kickFd < 0 && !devicePops)) {
             return;
         }
         SplitQueue q;
+        MemorySegment used;
         try {
             MemorySegment desc = memory.ring(descAddr, SplitQueue.descTableBytes(num));
             MemorySegment avail = memory.ring(availAddr, SplitQueue.availRingBytes(num));
-            MemorySegment used = memory.ring(usedAddr, SplitQueue.usedRingBytes(num));
+            used = memory.ring(usedAddr, SplitQueue.usedRingBytes(num));
             q = SplitQueue.create(num, desc, avail, used, memory.guestMemory(), eventIdx);
         } catch (GuestMemoryException | IllegalArgumentException e) {
             problem = "vring " + index + " cannot start: " + e.getMessage();
@@ -65,7 +76,14 @@ final class Vring {
             return;
         }
         q.setNextAvail(base);
-        worker = new VringWorker(device + "-q" + index, index, q, dev, kickFd, callFd, errFd);
+        RingNotifications notifications = new RingNotifications(q, used, callFd);
+        if (devicePops) {
+            driven = new DeviceQueue(q, notifications);
+            drivingDevice = dev;
+            dev.queueStarted(index, driven);
+            return;
+        }
+        worker = new VringWorker(device + "-q" + index, index, q, notifications, dev, kickFd, errFd);
         worker.start();
     }
 

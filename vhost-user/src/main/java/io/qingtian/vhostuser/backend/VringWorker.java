@@ -17,12 +17,19 @@ import java.util.logging.Logger;
  * when the driver wants it (EVENT_IDX aware). A platform thread, because it blocks in
  * poll(2) through a native call.
  *
+ * <p>Per chain it costs no system call: while it drains the ring (and for an optional short
+ * spin after, {@link #SPIN_NANOS}) the driver is asked not to kick ({@link RingNotifications});
+ * used elements of chains run inline are published in batches of up to
+ * {@link VhostUserDevice#completionBatch} (1 unless the device asks for more), with at most one
+ * call eventfd write each, and always before the worker sleeps, waits on a
+ * {@link VhostUserDevice#holdNanos hold} or starts the last chain of a burst (so a slow
+ * request never delays the completion of faster ones before it).
+ *
  * <p>Requests the device allows ({@link VhostUserDevice#runConcurrently}: large ones, or all
  * for a blocking backend) are handed to a few helper threads when more chains are waiting
  * behind them, so big transfers use more than one core and slow backends overlap requests (as
  * qemu-storage-daemon's thread pool does); a lone request runs inline, with no hand-off
- * latency. Used elements
- * are added under a lock, in completion order (virtio allows any order).
+ * latency. Used elements are added under a lock, in completion order (virtio allows any order).
  *
  * <p>Stopping is cooperative: {@link #stop} wakes the thread through a private eventfd and
  * joins it after every request in flight has completed and been published, so nothing is
@@ -35,31 +42,45 @@ final class VringWorker implements Runnable {
      * overrides. Not tied to the core count: helpers mostly wait on storage (NBD, disks).
      */
     static final int HELPERS = Integer.getInteger("qt.vhost.helpers", 4);
+    /**
+     * How long an idle worker keeps polling the avail index before it sleeps on the kick
+     * eventfd ({@code -Dqt.vhost.spinMicros=N}): a busy driver's next burst is picked up
+     * without a kick (its system call) and a wake-up (ours), for N microseconds of a core per
+     * idle period. Off by default: on the 2-core machines this runs on, the spin takes the
+     * core from the driver that would fill the ring (bench/network/README.md measured 20 µs:
+     * more CPU per frame, no more frames per second). Worth trying where cores are spare.
+     */
+    static final long SPIN_NANOS = Long.getLong("qt.vhost.spinMicros", 0) * 1000;
+    /** Inline completions published together at most, whatever the device asks. */
+    static final int MAX_BATCH = 256;
     private static final int MAX_HANDED_OFF = 64;
+    private static final int MAX_HOLD_MILLIS = 1000;
 
     private final String name;
     private final int queueIndex;
     private final SplitQueue queue;
+    private final RingNotifications notifications;
     private final VhostUserDevice device;
     private final int kickFd;
-    private final int callFd;
     private final int errFd;
     private final int stopFd;
     private final Thread thread;
     private final Object usedLock = new Object();
-    private final EventFd usedSignal = new EventFd();
     private final ArrayDeque<DescriptorChain> spareChains = new ArrayDeque<>();
     private ExecutorService helpers;
     private int handedOff;
+    /** Inline completions added but not yet published (guarded by usedLock). */
+    private int unpublished;
     private volatile boolean stopping;
 
-    VringWorker(String name, int queueIndex, SplitQueue queue, VhostUserDevice device, int kickFd, int callFd, int errFd) {
+    VringWorker(String name, int queueIndex, SplitQueue queue, RingNotifications notifications, VhostUserDevice device,
+                int kickFd, int errFd) {
         this.name = name;
         this.queueIndex = queueIndex;
         this.queue = queue;
+        this.notifications = notifications;
         this.device = device;
         this.kickFd = kickFd;
-        this.callFd = callFd;
         this.errFd = errFd;
         this.stopFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
         this.thread = Thread.ofPlatform().daemon().name(name).unstarted(this);
@@ -96,22 +117,45 @@ final class VringWorker implements Runnable {
             // Never let a worker die silently: the ring stops, the connection stays up.
             LOG.log(Level.SEVERE, name + ": worker failed; ring stopped", t);
         } finally {
+            flush();
             quiesceHelpers();
         }
     }
 
-    /** Serves every available chain. Returns false when the queue broke. */
+    /**
+     * Serves chains until the ring stays empty through the spin, then re-enables kicks.
+     * Returns false when the queue broke.
+     */
     private boolean drain(EventFd ev) {
+        int batch = Math.max(1, Math.min(MAX_BATCH, device.completionBatch(queueIndex)));
+        notifications.suppressKicks();
         do {
             DescriptorChain chain = takeChain();
-            while (queue.pop(chain)) {
-                if (queue.pending() > 0 && device.runConcurrently(chain) && handOff(chain)) {
+            // Chains known to be available, so that deciding whether more follow (batching,
+            // hand-off) does not read the avail index, a cache line the driver writes, a second
+            // time per chain (pop reads it once).
+            int known = queue.pending();
+            while (!stopping && queue.pop(chain)) {
+                known = known > 0 ? known - 1 : queue.pending();
+                long hold = device.holdNanos(queueIndex, chain);
+                if (hold > 0) {
+                    hold(ev, chain, hold);
+                }
+                boolean more = known > 0 || (known = queue.pending()) > 0;
+                if (more && device.runConcurrently(chain) && handOff(chain)) {
                     chain = takeChain();
                     continue;
                 }
-                complete(chain.head(), device.process(queueIndex, chain));
+                if (!more) {
+                    flush(); // the last chain of a burst may be slow: complete the ones before it first
+                }
+                int len = device.process(queueIndex, chain);
+                if (addUsedInline(chain.head(), len) >= batch) {
+                    flush();
+                }
             }
             returnChain(chain);
+            flush();
             if (queue.broken() != null) {
                 LOG.warning(name + ": queue needs reset: " + queue.broken());
                 if (errFd >= 0) {
@@ -120,17 +164,95 @@ final class VringWorker implements Runnable {
                 ev.await(stopFd, -1, -1);
                 return false;
             }
-        } while (queue.enableNotification() && !stopping);
+            if (stopping) {
+                return true;
+            }
+        } while (spin() || allowKicksAndRecheck());
         return true;
+    }
+
+    /** Kicks back on; true (and kicks off again) when chains arrived meanwhile. */
+    private boolean allowKicksAndRecheck() {
+        if (notifications.allowKicks()) {
+            notifications.suppressKicks();
+            return true;
+        }
+        return false;
+    }
+
+    /** Polls the avail index for up to {@link #SPIN_NANOS}; true when chains arrived. */
+    private boolean spin() {
+        if (SPIN_NANOS <= 0) {
+            return false;
+        }
+        long deadline = System.nanoTime() + SPIN_NANOS;
+        do {
+            // The clock is read once per 16 looks: it costs more than a look at the avail index.
+            for (int i = 0; i < 16; i++) {
+                if (queue.pending() > 0) {
+                    return true;
+                }
+                Thread.onSpinWait();
+            }
+        } while (!stopping && System.nanoTime() - deadline < 0);
+        return false;
+    }
+
+    /**
+     * Holds {@code chain} (and the ring behind it) while the device asks to; everything done
+     * before it is published first. A stop ends the hold: the chain is processed then, a
+     * negligible overshoot, so the ring hands over with nothing popped and unprocessed.
+     */
+    private void hold(EventFd ev, DescriptorChain chain, long nanos) {
+        flush();
+        long wait = nanos;
+        while (wait > 0 && !stopping) {
+            ev.await(stopFd, -1, (int) Math.max(1, Math.min(MAX_HOLD_MILLIS, (wait + 999_999) / 1_000_000)));
+            wait = stopping ? 0 : device.holdNanos(queueIndex, chain);
+        }
+    }
+
+    /**
+     * Adds the used element of a chain processed on this thread; returns how many are
+     * unpublished. The lock is needed only once helper threads exist (they complete chains
+     * concurrently); they are created on this thread, so without them nobody else touches the
+     * used ring.
+     */
+    private int addUsedInline(int head, int len) {
+        if (helpers == null) {
+            queue.addUsed(head, len);
+            return ++unpublished;
+        }
+        synchronized (usedLock) {
+            queue.addUsed(head, len);
+            return ++unpublished;
+        }
+    }
+
+    /** Publishes inline completions (the device first completes its own deferred work). */
+    private void flush() {
+        device.batchDone(queueIndex);
+        if (helpers == null) {
+            publishInline();
+            return;
+        }
+        synchronized (usedLock) {
+            publishInline();
+        }
+    }
+
+    private void publishInline() {
+        if (unpublished > 0) {
+            unpublished = 0;
+            notifications.publish();
+        }
     }
 
     private void complete(int head, int len) {
         synchronized (usedLock) {
             queue.addUsed(head, len);
-            queue.publishUsed();
-            if (queue.needsNotification() && callFd >= 0) {
-                usedSignal.signal(callFd);
-            }
+            unpublished = 0; // published with this one
+            notifications.publish();
         }
     }
 
