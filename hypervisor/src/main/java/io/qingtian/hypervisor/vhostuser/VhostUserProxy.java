@@ -350,9 +350,14 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** INTx (or no vector): the call eventfd is relayed by a virtual thread to the transport. */
+    /**
+     * INTx (or no vector): the call eventfd is relayed by a thread to the transport. A platform
+     * thread, like the watcher's: it waits in a native poll, which pins a virtual thread's
+     * carrier, and a hypervisor confined to one CPU has one carrier — the API server's virtual
+     * threads would never run again.
+     */
     private Thread startRelay(int queue, int callFd, VirtioInterrupt irq) {
-        return Thread.ofVirtual().name("vhost-user-call-" + queue).start(() -> {
+        return Thread.ofPlatform().daemon().name("vhost-user-call-" + queue).start(() -> {
             EventFd ev = new EventFd();
             while (!Thread.currentThread().isInterrupted()) {
                 int r = ev.await(callFd, -1, 200);
@@ -452,7 +457,8 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     // ---- back-end disconnect and reconnect ----
 
     private void startWatcher() {
-        watcher = Thread.ofVirtual().name("vhost-user-watch-" + spec.socket().getFileName()).start(this::watch);
+        // platform thread: Poll.waitReadable is a native call that would pin a virtual thread's carrier (see startRelay)
+        watcher = Thread.ofPlatform().daemon().name("vhost-user-watch-" + spec.socket().getFileName()).start(this::watch);
     }
 
     private void watch() {
