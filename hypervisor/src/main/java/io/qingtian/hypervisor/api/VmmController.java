@@ -279,7 +279,8 @@ public final class VmmController {
         events.accept(String.format("snapshot loaded in %.1f ms (read+check %.1f ms, map memory+build VM+set state %.1f ms; "
                         + "%d vCPUs, %d MiB %s from %s), %s",
                 (t2 - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, vcpus, memMib,
-                "copy".equals(System.getenv("QT_RESTORE_MEMORY")) ? "copied" : "mapped", memPath, resume ? "running" : "paused"));
+                "copy".equals(System.getenv("QT_RESTORE_MEMORY")) || !restoredDevices.disks().isEmpty()
+                        || !restoredDevices.nets().isEmpty() ? "copied" : "mapped", memPath, resume ? "running" : "paused"));
         warnings.forEach(w -> events.accept("snapshot load warning: " + w));
         return warnings;
     }
