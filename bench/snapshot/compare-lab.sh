@@ -63,7 +63,7 @@ for MEM in 256 1024; do
   kill $PA; wait $PA
   grep 'snapshot created' /tmp/a.err
   echo "ours: state file $(stat -c %s /tmp/s.snap) bytes, memory file $(stat -c %s /tmp/s.mem) bytes, $(du -k /tmp/s.mem | cut -f1) KiB on disk"
-  qt hypervisor run --api-sock /tmp/b.sock > /tmp/b.out 2> /tmp/b.err &
+  QT_TRACE_BUILD=1 qt hypervisor run --api-sock /tmp/b.sock > /tmp/b.out 2> /tmp/b.err &
   PB=$!
   n=0; until qt hypervisor api /tmp/b.sock GET / > /dev/null 2>&1; do sleep 0.3; n=$((n+1)); [ $n -gt 100 ] && break; done
   sleep 3 # prewarm
@@ -72,7 +72,7 @@ for MEM in 256 1024; do
   waitfor "^count $((LAST+2))" /tmp/b.out 120
   echo "ours continued: $(head -1 /tmp/b.out) after $(tail -1 /tmp/a.out)"
   kill $PB; wait $PB
-  grep 'snapshot loaded' /tmp/b.err
+  grep 'snapshot loaded\|qt: build' /tmp/b.err | tail -12
   rm -f /tmp/s.snap /tmp/s.mem
   # ---- QEMU ----
   rm -f /tmp/mon* /tmp/q.mig /tmp/q.out /tmp/r.out

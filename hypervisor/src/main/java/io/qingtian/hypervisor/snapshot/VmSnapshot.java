@@ -250,27 +250,60 @@ public final class VmSnapshot {
      */
     public static void prewarm() {
         try {
-            VmConfig.Machine machine = new VmConfig.Machine(1, VmConfig.MIN_MEMORY, GuestRam.Backing.PRIVATE_ANONYMOUS);
-            GuestRam ram = GuestRam.allocate(machine.memoryBytes(), machine.backing());
-            try (Vm vm = VmBuilder.buildForRestore(machine, new PciDevicesConfig(List.of(), List.of(), false),
-                    new Console(OutputStream.nullOutputStream(), null), ram)) {
-                SnapshotFile.Section vmState = captureVm(vm.kvmVm());
-                boolean xsave = vm.kvm().checkExtension(CAP_XSAVE) > 0 && vm.kvm().checkExtension(CAP_XCRS) > 0;
-                SnapshotFile.Section cpu = VcpuState.capture(vm.vcpus().get(0), vm.kvm().msrIndexList(), xsave);
-                java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-                SnapshotFile.write(bytes, List.of(vmState, cpu));
-                SnapshotFile.read(new java.io.ByteArrayInputStream(bytes.toByteArray()));
-                restoreVm(vm.kvmVm(), vmState);
-                VcpuState.restore(vm.vcpus().get(0), cpu);
-                PlatformDevices platform = vm.snapshotDevices();
-                if (platform != null) {
-                    Map<String, DeviceState> states = new LinkedHashMap<>();
-                    platform.save().forEach((name, blob) -> states.put(name, DeviceState.decode(name, blob)));
-                    platform.restore(states);
-                }
-            }
+            prewarmOrThrow();
         } catch (IOException | RuntimeException ignored) {
             // best effort
+        }
+    }
+
+    /** {@link #prewarm} with its failures reported (for tests). */
+    static void prewarmOrThrow() throws IOException {
+        Path dir = null;
+        try {
+            // The same steps as a real load: a snapshot written to files, read back and checked
+            // (CRC, META's JSON, device records), memory mapped from the file, state set.
+            dir = Files.createTempDirectory("qt-prewarm");
+            Path state = dir.resolve("s.snap");
+            Path mem = dir.resolve("s.mem");
+            long size = VmConfig.MIN_MEMORY;
+            try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(mem.toFile(), "rw")) {
+                f.setLength(size); // all holes
+            }
+            VmConfig.Machine machine = new VmConfig.Machine(1, size);
+            PciDevicesConfig none = new PciDevicesConfig(List.of(), List.of(), false);
+            GuestRam ram = GuestRam.mapPrivateFile(mem, size);
+            try (Vm vm = VmBuilder.buildForRestore(machine, none, new Console(OutputStream.nullOutputStream(), null), ram)) {
+                List<SnapshotFile.Section> sections = new ArrayList<>();
+                SnapshotMeta meta = new SnapshotMeta("x86_64", "prewarm", 1, size, none, 0);
+                sections.add(new SnapshotFile.Section("META", Map.of("json", meta.toJson())));
+                sections.add(captureVm(vm.kvmVm()));
+                boolean xsave = vm.kvm().checkExtension(CAP_XSAVE) > 0 && vm.kvm().checkExtension(CAP_XCRS) > 0;
+                sections.add(VcpuState.capture(vm.vcpus().get(0), vm.kvm().msrIndexList(), xsave));
+                PlatformDevices platform = vm.snapshotDevices();
+                if (platform != null) {
+                    sections.add(new SnapshotFile.Section("DEVS", platform.save()));
+                }
+                try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(state))) {
+                    SnapshotFile.write(out, sections);
+                }
+                Loaded loaded = load(state, mem);
+                restoreVm(vm.kvmVm(), loaded.vmState());
+                VcpuState.restore(vm.vcpus().get(0), loaded.vcpus().getFirst());
+                if (platform != null) {
+                    platform.restore(loaded.devices());
+                }
+            }
+        } finally {
+            if (dir != null) {
+                try (var files = Files.list(dir)) {
+                    for (Path p : files.toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // a temp dir left behind
+                }
+            }
         }
     }
 
