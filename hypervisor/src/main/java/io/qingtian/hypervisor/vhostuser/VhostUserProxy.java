@@ -674,6 +674,11 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             LOG.warning(spec.describe() + ": the back-end is not connected; the restored device needs a reset");
             return false;
         }
+        if ((features & ~guestFeatures) != 0) {
+            LOG.warning(spec.describe() + ": the back-end no longer offers features 0x"
+                    + Long.toHexString(features & ~guestFeatures) + " the guest's driver negotiated; the restored device needs a reset");
+            return false;
+        }
         for (QueueConfig q : queues) {
             if (q.index() >= bases.length || bases[q.index()] < 0) {
                 LOG.warning(spec.describe() + ": the snapshot has no ring position for queue " + q.index()

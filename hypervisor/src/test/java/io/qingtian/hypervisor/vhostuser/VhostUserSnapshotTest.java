@@ -173,4 +173,26 @@ class VhostUserSnapshotTest {
             b.proxy().close();
         }
     }
+
+    @Test
+    void aBackEndWithoutANegotiatedFeatureLeavesTheRestoredDeviceNeedingReset() throws Exception {
+        Device a = build();
+        DriverQueue q = driverInit(a);
+        readSector(a, q, 1);
+        VirtioPciState s = a.pci().saveState();
+        a.proxy().close();
+        long unknown = 1L << 40; // a feature this back-end never offered
+        VirtioPciState forged = new VirtioPciState(s.deviceType(), s.config(), s.msixEnabled(), s.msixFunctionMasked(),
+                s.msixTable(), s.msixPending(), s.deviceFeatureSelect(), s.driverFeatureSelect(), s.driverFeatures() | unknown,
+                s.msixConfigVector(), s.status(), s.configGeneration(), s.queueSelect(), s.isr(), s.activated(), s.queues(),
+                s.ringBases());
+        Device b = build();
+        try {
+            b.pci().restoreState(forged);
+            assertThat(b.pci().status() & VirtioPciDevice.STATUS_NEEDS_RESET).isNotZero();
+            assertThat(dataPath.kicks).as("no ring was started").isEmpty();
+        } finally {
+            b.proxy().close();
+        }
+    }
 }
