@@ -160,11 +160,20 @@ public final class HypervisorCommand implements Runnable {
                 + "after the VM is built and before any guest code runs")
         boolean seccomp;
 
+        // issue 7: the card passes the ACPI PCR value it measured; a VM whose tables differ does not start.
+        @Option(names = "--expect-acpi-sha384", paramLabel = "HEX",
+                description = "refuse to start (exit status 2) unless the generated ACPI tables measure to this "
+                        + "value (the card's ACPI PCR: SHA-384 extend chain over the tables, trust/README.md)")
+        String expectAcpiSha384;
+
         @Spec
         CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
+            if (expectAcpiSha384 != null) {
+                AcpiExpectation.require(expectAcpiSha384);
+            }
             if (apiSock != null || configFile != null) {
                 return runWithApi();
             }

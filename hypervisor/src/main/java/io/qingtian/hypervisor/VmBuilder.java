@@ -1,8 +1,9 @@
 package io.qingtian.hypervisor;
 
-import io.qingtian.hypervisor.acpi.AcpiBlob;
-import io.qingtian.hypervisor.acpi.AcpiConfig;
-import io.qingtian.hypervisor.acpi.AcpiTables;
+import io.qingtian.acpi.AcpiBlob;
+import io.qingtian.acpi.AcpiConfig;
+import io.qingtian.acpi.GuestPlatform;
+import io.qingtian.acpi.PciHostBridge;
 import io.qingtian.hypervisor.boot.E820Entry;
 import io.qingtian.hypervisor.boot.KernelLoader;
 import io.qingtian.hypervisor.boot.LoadedKernel;
@@ -18,6 +19,7 @@ import io.qingtian.hypervisor.x86.BootCpu;
 import io.qingtian.hypervisor.x86.BootMsrs;
 import io.qingtian.hypervisor.x86.CpuidTopology;
 import io.qingtian.hypervisor.x86.X86Layout;
+import io.qingtian.hypervisor.x86.Xcr0;
 import io.qingtian.kvm.CpuidEntry;
 import io.qingtian.kvm.Kvm;
 import io.qingtian.kvm.KvmVcpu;
@@ -128,17 +130,15 @@ public final class VmBuilder {
 
             trace.mark("pci");
             // 4. ACPI tables (the only way this kernel finds the other CPUs: no MP table support).
-            List<Integer> apicIds = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                apicIds.add(CpuidTopology.apicId(i));
-            }
-            AcpiBlob acpi = AcpiTables.build(AcpiConfig.defaults(n).withCpuApicIds(apicIds)
-                    .withTableBase(X86Layout.ACPI_START).withDsdtSources(List.of(pm, pci.aml())), pci.acpiTables());
+            // The same composition the card measures (GuestPlatform, acpi module), from this VM's
+            // APIC IDs and PCI windows; with --expect-acpi-sha384 it must measure to the card's value.
+            AcpiBlob acpi = platform(n, pci.hostBridge()).tables();
             if (acpi.endAddress() > X86Layout.ACPI_END) {
                 throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.endAddress()));
             }
             LoadedKernel kernel = null;
             if (boot != null) { // a restored VM has its tables and kernel in the restored memory
+                AcpiExpectation.check(acpi);
                 for (AcpiBlob.Chunk c : acpi.chunks()) {
                     ram.memory().write(c.gpa(), c.bytes());
                 }
@@ -157,12 +157,17 @@ public final class VmBuilder {
             // in-kernel LAPIC (KVM starts them in MP_STATE_UNINITIALIZED), so only vCPU 0 gets
             // the entry state.
             List<CpuidEntry> supported = kvm.supportedCpuid();
+            boolean xcrs = kvm.checkExtension(Xcr0.KVM_CAP_XCRS) > 0;
             List<KvmVcpu> vcpus = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 KvmVcpu v = vm.createVcpu(i);
                 vcpus.add(v);
                 cleanup.add(v);
-                v.setCpuid2(CpuidTopology.forVcpu(supported, i, n));
+                List<CpuidEntry> cpuid = CpuidTopology.forVcpu(supported, i, n);
+                v.setCpuid2(cpuid);
+                if (xcrs && kernel != null) { // a restored vCPU gets its saved XCRS instead
+                    Xcr0.apply(v, cpuid);
+                }
                 v.setMsrs(BootMsrs.entries());
                 BootCpu.setupFpu(v);
                 BootCpu.setupLint(v);
@@ -195,6 +200,15 @@ public final class VmBuilder {
             closeAll(cleanup);
             throw e;
         }
+    }
+
+    /** The platform the ACPI tables describe: {@code n} vCPUs with their CPUID APIC IDs, PCI segment 0. */
+    static GuestPlatform platform(int n, PciHostBridge pci) {
+        List<Integer> apicIds = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            apicIds.add(CpuidTopology.apicId(i));
+        }
+        return new GuestPlatform(apicIds, pci);
     }
 
     /** With QT_TRACE_BUILD set, prints how long each build step took (for start-up work). */

@@ -1,5 +1,6 @@
 package io.qingtian.trust;
 
+import io.qingtian.acpi.AcpiBlob;
 import io.qingtian.trust.attest.Attestor;
 import io.qingtian.trust.identity.CardIdentity;
 import io.qingtian.trust.image.BootVerdict;
@@ -62,6 +63,15 @@ public final class CardTrust {
         return stateDir;
     }
 
+    /**
+     * Documents about the card itself (no instance): module_id "qt-card-CARDID", PCR0 = this
+     * card's build, signed with this boot's attestation key like every instance document.
+     */
+    public Attestor cardAttestor() {
+        return new Attestor(identity, "qt-card-" + identity.cardId(),
+                new MeasuredBoot().hypervisor(hypervisorBuild, "card build").pcrs());
+    }
+
     /** What the card does with a launch request. */
     public sealed interface LaunchDecision {
         /** Launch {@code verified.kernel().content()} etc. (these bytes, not the paths). */
@@ -115,13 +125,23 @@ public final class CardTrust {
             this.measured = measured;
         }
 
-        /** PCR4: the generated ACPI tables, exactly as placed in guest memory. */
-        public synchronized InstanceMeasurement acpiTables(byte[] tables) {
+        /**
+         * PCR4: the ACPI tables the hypervisor will place in guest memory, computed by the card
+         * from the instance's platform ({@code GuestPlatform.forGuest(cpus, memory).tables()}).
+         * Pass {@link #acpiPcrHex()} to the hypervisor as {@code --expect-acpi-sha384} so it
+         * refuses to run different tables.
+         */
+        public synchronized InstanceMeasurement acpiTables(AcpiBlob tables) {
             if (committed) {
                 throw new IllegalStateException("measurements of " + instance + " are already committed");
             }
             measured.acpiTables(tables);
             return this;
+        }
+
+        /** PCR4 as 96 hex digits: the value the hypervisor's own tables must measure to. */
+        public String acpiPcrHex() {
+            return java.util.HexFormat.of().formatHex(measured.pcrs().value(io.qingtian.trust.measure.Pcr.ACPI_TABLES));
         }
 
         /** Saves the event log to {@code STATE/measurements/INSTANCE.eventlog.json}; no more extends. */

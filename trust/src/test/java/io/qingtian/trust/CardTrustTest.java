@@ -1,5 +1,6 @@
 package io.qingtian.trust;
 
+import io.qingtian.acpi.GuestPlatform;
 import io.qingtian.trust.attest.AttestationVerifier;
 import io.qingtian.trust.crypto.Ed25519;
 import io.qingtian.trust.crypto.KeyFiles;
@@ -41,9 +42,9 @@ class CardTrustTest {
         CardTrust.LaunchDecision d = card.prepareLaunch("vm1", manifest, "console=hvc0");
         assertThat(d).isInstanceOf(CardTrust.LaunchDecision.Approved.class);
         CardTrust.InstanceMeasurement m = ((CardTrust.LaunchDecision.Approved) d).measurement();
-        m.acpiTables(new byte[] {'R', 'S', 'D', 'P'});
+        m.acpiTables(GuestPlatform.forGuest(2, 512L << 20).tables());
         m.commit();
-        assertThatThrownBy(() -> m.acpiTables(new byte[1])).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> m.acpiTables(GuestPlatform.forGuest(1, 512L << 20).tables())).isInstanceOf(IllegalStateException.class);
         // What was stored replays to what the document carries.
         var replayed = new MeasurementStore(dir.resolve("state")).load("vm1").orElseThrow().replay();
         byte[] doc = m.attestor().document(new byte[] {7}, null, null);

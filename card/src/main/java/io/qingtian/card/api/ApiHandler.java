@@ -296,6 +296,9 @@ public final class ApiHandler extends Handler.Abstract {
                 if (n == 1 && m.equals("POST")) {
                     return json(201, api.createNic(p, body(b, ApiRequests.CreateNic.class)));
                 }
+                if (n == 2 && m.equals("DELETE")) {
+                    return json(200, api.deleteNic(p, s[1]));
+                }
             }
             default -> throw ApiException.notFound("path", path);
         }

@@ -397,4 +397,25 @@ public final class ApiService {
                 null, bps, pps)));
     }
 
+    /**
+     * DELETE /nics/NAME: 409 while an instance names it or a VM is connected to it (detach
+     * first, as with a cloud's network interfaces); then it is gone with its address.
+     */
+    public Object deleteNic(Principal p, String name) {
+        String nic = own(p, Validate.name("name", name));
+        if (network.config().nics().stream().noneMatch(n -> n.name().equals(nic))) {
+            throw ApiException.notFound("nic", name);
+        }
+        for (InstanceView i : instances.list(p.tenantId())) {
+            if (i.nics().contains(name)) {
+                throw new ApiException(409, "nic " + name + " is used by instance " + i.name());
+            }
+        }
+        try {
+            network.deleteNic(new NetworkRequest.NicDelete(nic, false));
+        } catch (io.qingtian.network.NetworkException e) {
+            throw new ApiException(409, e.getMessage().replace(nic, name));
+        }
+        return Map.of("deleted", name);
+    }
 }

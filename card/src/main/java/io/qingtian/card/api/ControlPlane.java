@@ -35,7 +35,8 @@ import java.util.logging.Logger;
 public final class ControlPlane implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ControlPlane.class.getName());
     private static final Set<String> NETWORK_OPS = Set.of("vpc.create", "subnet.create", "sg.create", "sg.rule.add",
-            "sg.rule.remove", "nic.create", "nic.limit", "nic.export", "nic.stats", "uplink.attach", "network.show");
+            "sg.rule.remove", "nic.create", "nic.limit", "nic.export", "nic.stats", "nic.delete", "uplink.attach",
+            "network.show");
 
     /**
      * @param trust trust anchors for secure boot (a .pub file or directory), or null
@@ -88,6 +89,11 @@ public final class ControlPlane implements AutoCloseable {
                 LOG.warning("not running as root: hypervisors run unconfined (no uid switch, no cgroup, no mount namespace)");
             }
             im = new InstanceManager(state.resolve("instances"), o.launcher(), conf, volumes, net, trust);
+            InstanceManager instancesForNics = im;
+            // A NIC an instance names is not deleted from under it (API and control socket alike).
+            net.setNicHolder(nic -> instancesForNics.list(null).stream()
+                    .filter(i -> i.nics().stream().anyMatch(n -> nic.equals(i.tenant() + "." + n) || nic.equals(n)))
+                    .map(i -> "instance " + i.name()).findFirst().orElse(null));
             ApiServer server = null;
             if (o.apiPort() >= 0) {
                 audit = new AuditLog(state.resolve("control").resolve("audit.log"));
@@ -142,6 +148,9 @@ public final class ControlPlane implements AutoCloseable {
             op = io.qingtian.card.fs.Json.MAPPER.readTree(line).path("op").asText("");
         } catch (IOException e) {
             return null;
+        }
+        if (io.qingtian.card.instance.AttestWire.OP.equals(op)) { // qt attest request (issue 7)
+            return io.qingtian.card.instance.AttestWire.serve(instances, trust, line);
         }
         return NETWORK_OPS.contains(op) ? NetworkWire.serve(network, line) : null;
     }

@@ -1,5 +1,6 @@
 package io.qingtian.card.instance;
 
+import io.qingtian.acpi.GuestPlatform;
 import io.qingtian.card.fs.Durable;
 import io.qingtian.card.fs.Json;
 import io.qingtian.card.volume.VolumeInfo;
@@ -246,6 +247,7 @@ public final class InstanceManager implements AutoCloseable {
                         initramfs = writeImage(dir.resolve("initramfs"), a.verified().initramfs().get().content());
                     }
                     cmdline = a.verified().cmdline();
+                    measureAcpi(a.measurement(), s);
                     commit(a.measurement());
                     i.measurement = a.measurement();
                     i.secureBoot = true;
@@ -262,6 +264,7 @@ public final class InstanceManager implements AutoCloseable {
                     MemorySegment r = initramfs == null ? null : map(a, initramfs);
                     CardTrust.InstanceMeasurement m = trust.measureUnsigned(s.id(), k, r,
                             cmdline == null ? "" : cmdline);
+                    measureAcpi(m, s);
                     commit(m);
                     i.measurement = m;
                 }
@@ -287,8 +290,11 @@ public final class InstanceManager implements AutoCloseable {
         if (confinement.enabled()) {
             chownTree(dir, confinement.uid(i.slot), confinement.kvmGid());
         }
-        List<String> cmd = confinement.command(i.slot, cg,
-                launcher.command(kernel, initramfs, cmdline, s.cpus(), s.memoryMib(), disks, nets));
+        List<String> hv = new ArrayList<>(launcher.command(kernel, initramfs, cmdline, s.cpus(), s.memoryMib(), disks, nets));
+        if (i.measurement != null) { // the hypervisor refuses tables other than the measured ones
+            hv.addAll(List.of("--expect-acpi-sha384", i.measurement.acpiPcrHex()));
+        }
+        List<String> cmd = confinement.command(i.slot, cg, hv);
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true);
         pb.environment().keySet().removeIf(k -> !k.equals("PATH") && !k.equals("LANG"));
         Process p;
@@ -395,6 +401,14 @@ public final class InstanceManager implements AutoCloseable {
         } catch (IOException | RuntimeException ignored) {
             // not exported
         }
+    }
+
+    /**
+     * PCR4: the ACPI tables of this launch, computed as the hypervisor will build them (same
+     * vCPU count and memory size as the {@code hypervisor run} command line below).
+     */
+    private static void measureAcpi(CardTrust.InstanceMeasurement m, InstanceSpec s) {
+        m.acpiTables(GuestPlatform.forGuest(s.cpus(), (long) s.memoryMib() << 20).tables());
     }
 
     private static void commit(CardTrust.InstanceMeasurement m) throws IOException {

@@ -33,6 +33,7 @@ class HypervisorLabTest {
             echo "%s"
             echo "nproc=$(nproc)"
             grep MemTotal /proc/meminfo
+            echo "xsave-warnings=$(dmesg | grep -c 'XSAVE consistency problem')"
             case "$(cat /proc/cmdline)" in
               *qt.action=reboot*) echo "rebooting"; reboot -f ;;
               *) poweroff -f ;;
@@ -93,6 +94,13 @@ class HypervisorLabTest {
         assertThat(console).contains(MARKER).contains("nproc=2");
         assertThat(memTotalKib(console)).isBetween(200L * 1024, 256L * 1024);
         assertThat(rc(2)).isZero();
+    }
+
+    /** CPUID leaf 0xD and the vCPU's initial XCR0 agree, so Linux keeps XSAVE (x86/x86/Xcr0.java). */
+    @Test
+    void guestKernelAcceptsTheXsaveLayout() {
+        assertThat(vm(1)).contains("xsave-warnings=0");
+        assertThat(vm(2)).contains("xsave-warnings=0");
     }
 
     @Test

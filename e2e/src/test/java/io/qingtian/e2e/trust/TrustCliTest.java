@@ -85,9 +85,12 @@ class TrustCliTest {
         Matcher m = Pattern.compile("PCR1 ([0-9a-f]{96})").matcher(measure.out());
         assertThat(m.find()).as(measure.out()).isTrue();
         String pcr1 = m.group(1);
+        // PCR4: the ACPI tables of a 1-vCPU, 256 MiB launch (the card API's defaults), as the hypervisor builds them
+        assertThat(measure.out()).contains("PCR4 " + io.qingtian.acpi.AcpiMeasurement.of(
+                io.qingtian.acpi.GuestPlatform.forGuest(1, 256L << 20).tables()).pcrValueHex());
 
         Files.writeString(dir.resolve("ud"), "tenant data");
-        Run req = qt(dir, "attest", "request", "--state", "state", "--instance", "vm1", "--nonce", "c0ffee",
+        Run req = qt(dir, "attest", "request", "--offline", "--state", "state", "--instance", "vm1", "--nonce", "c0ffee",
                 "--user-data", "ud", "--out", "doc.cose");
         assertThat(req.exit()).as(req.err()).isZero();
         Path root = dir.resolve("state/keys/card-root.crt");
@@ -100,7 +103,7 @@ class TrustCliTest {
         String wrongPcr = (pcr1.charAt(0) == '0' ? "1" : "0") + pcr1.substring(1);
         assertOneLineRefusal(qt(dir, "attest", "verify", "doc.cose", "--root", root.toString(), "--nonce", "c0ffee",
                 "--pcr", "1=" + wrongPcr), "PCR1");
-        Run otherCard = qt(dir, "attest", "request", "--state", "other", "--nonce", "00", "--out", "other.cose");
+        Run otherCard = qt(dir, "attest", "request", "--offline", "--state", "other", "--nonce", "00", "--out", "other.cose");
         assertThat(otherCard.exit()).as(otherCard.err()).isZero();
         assertOneLineRefusal(qt(dir, "attest", "verify", "doc.cose", "--root", "other/keys/card-root.crt", "--nonce", "c0ffee"),
                 "unknown root");
@@ -143,7 +146,11 @@ class TrustCliTest {
         assertOneLineRefusal(qt(dir, "image", "sign", "--key", "k.key", "--kernel", "junk", "--out", "m.json"), "too open");
         assertOneLineRefusal(qt(dir, "attest", "verify", "junk", "--root", "junk", "--nonce", "00"), "junk", "CERTIFICATE");
         assertOneLineRefusal(qt(dir, "attest", "request", "--state", "st", "--nonce", "xyz", "--out", "d"), "--nonce");
-        assertThat(qt(dir, "attest", "request", "--state", "st", "--nonce", "00", "--out", "d").exit()).isZero();
+        // no card runs on st: the online request says so and points at --offline
+        assertOneLineRefusal(qt(dir, "attest", "request", "--state", "st", "--nonce", "00", "--out", "d"), "not running", "--offline");
+        Run offline = qt(dir, "attest", "request", "--offline", "--state", "st", "--nonce", "00", "--out", "d");
+        assertThat(offline.exit()).as(offline.err()).isZero();
+        assertThat(offline.out()).contains("OFFLINE");
         assertOneLineRefusal(qt(dir, "attest", "verify", "junk", "--root", "st/keys/card-root.crt", "--nonce", "00"), "CBOR");
         assertOneLineRefusal(qt(dir, "attest", "verify", "d", "--root", "st/keys/card-root.crt", "--nonce", "00",
                 "--pcr", "x=00"), "--pcr");

@@ -1,8 +1,8 @@
 package io.qingtian.hypervisor.devices;
 
-import io.qingtian.hypervisor.acpi.Aml;
-import io.qingtian.hypervisor.acpi.AmlSource;
-import io.qingtian.hypervisor.acpi.AmlWriter;
+import io.qingtian.acpi.AmlSource;
+import io.qingtian.acpi.AmlWriter;
+import io.qingtian.acpi.PmBlock;
 import io.qingtian.hypervisor.bus.BusDevice;
 import io.qingtian.hypervisor.bus.IrqLine;
 import io.qingtian.hypervisor.snapshot.AcpiPmState;
@@ -33,24 +33,25 @@ import java.util.function.LongSupplier;
  * byte at that offset, SLP_EN acts once the whole access is applied.
  */
 public final class AcpiPm implements BusDevice, AmlSource {
-    public static final int PORT_BASE = 0x600;
-    public static final int PORT_LENGTH = 0x10;
+    // The register layout is the one the FADT describes ({@link PmBlock}, in the acpi module).
+    public static final int PORT_BASE = PmBlock.PORT_BASE;
+    public static final int PORT_LENGTH = PmBlock.PORT_LENGTH;
 
-    public static final int PM1A_EVT_OFFSET = 0x0;
-    public static final int PM1_EVT_LEN = 4;
-    public static final int PM1A_CNT_OFFSET = 0x4;
-    public static final int PM1_CNT_LEN = 2;
-    public static final int PM_TMR_OFFSET = 0x8;
-    public static final int PM_TMR_LEN = 4;
-    public static final int RESET_REG_OFFSET = 0xC;
+    public static final int PM1A_EVT_OFFSET = PmBlock.PM1A_EVT_OFFSET;
+    public static final int PM1_EVT_LEN = PmBlock.PM1_EVT_LEN;
+    public static final int PM1A_CNT_OFFSET = PmBlock.PM1A_CNT_OFFSET;
+    public static final int PM1_CNT_LEN = PmBlock.PM1_CNT_LEN;
+    public static final int PM_TMR_OFFSET = PmBlock.PM_TMR_OFFSET;
+    public static final int PM_TMR_LEN = PmBlock.PM_TMR_LEN;
+    public static final int RESET_REG_OFFSET = PmBlock.RESET_REG_OFFSET;
     /** The FADT RESET_VALUE. */
-    public static final int RESET_VALUE = 0x0F;
+    public static final int RESET_VALUE = PmBlock.RESET_VALUE;
 
     /** PM timer frequency (4.8.3.3): 3.579545 MHz. */
     public static final long PM_TIMER_HZ = 3_579_545L;
 
     /** SLP_TYP values this platform implements; they must match the \_Sx packages. */
-    public static final int SLP_TYP_S5 = 5;
+    public static final int SLP_TYP_S5 = PmBlock.SLP_TYP_S5;
 
     // PM1_STS / PM1_EN bits (Tables 4.14-4.17).
     static final int TMR_STS = 1 << 0;
@@ -106,7 +107,7 @@ public final class AcpiPm implements BusDevice, AmlSource {
     /** {@code Name (\_S5_, Package (4) {5, 5, 0, 0})}: SLP_TYPa, SLP_TYPb, reserved. */
     @Override
     public void appendAml(AmlWriter w) {
-        w.name("\\_S5_", Aml.pkg(Aml.integer(SLP_TYP_S5), Aml.integer(SLP_TYP_S5), Aml.ZERO, Aml.ZERO));
+        PmBlock.S5.appendAml(w);
     }
 
     /** Presses the fixed-hardware power button: PWRBTN_STS, and the SCI if enabled. */

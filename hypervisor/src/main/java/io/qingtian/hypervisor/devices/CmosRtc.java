@@ -1,8 +1,6 @@
 package io.qingtian.hypervisor.devices;
 
-import io.qingtian.hypervisor.acpi.Aml;
-import io.qingtian.hypervisor.acpi.AmlSource;
-import io.qingtian.hypervisor.acpi.ResourceTemplate;
+import io.qingtian.acpi.LegacyDevices;
 import io.qingtian.hypervisor.bus.IrqLine;
 import io.qingtian.hypervisor.snapshot.RtcState;
 import java.time.DateTimeException;
@@ -33,17 +31,10 @@ import java.time.ZoneOffset;
  * as SeaBIOS reads them from QEMU.
  */
 public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable {
-    public static final int PORT_BASE = 0x70;
-    public static final int PORT_LENGTH = 2;
-    public static final int RTC_IRQ = 8;
-
-    /** The RTC in the DSDT: {@code \_SB_.RTC_}, PNP0B00, ports 0x70-0x71, IRQ 8. */
-    public static final AmlSource ACPI_RTC = w -> w.device("\\_SB_.RTC_", d -> d
-            .name("_HID", Aml.eisaId("PNP0B00"))
-            .name("_CRS", new ResourceTemplate()
-                    .io(PORT_BASE, PORT_BASE, 1, PORT_LENGTH)
-                    .irqNoFlags(RTC_IRQ)
-                    .toAml()));
+    /** Ports and IRQ as the DSDT describes the RTC ({@link LegacyDevices#RTC}). */
+    public static final int PORT_BASE = LegacyDevices.RTC_PORT;
+    public static final int PORT_LENGTH = LegacyDevices.RTC_PORT_LENGTH;
+    public static final int RTC_IRQ = LegacyDevices.RTC_IRQ;
 
     static final int INDEX_OFFSET = 0;
     static final int DATA_OFFSET = 1;

@@ -1,8 +1,6 @@
 package io.qingtian.hypervisor.devices;
 
-import io.qingtian.hypervisor.acpi.Aml;
-import io.qingtian.hypervisor.acpi.AmlSource;
-import io.qingtian.hypervisor.acpi.ResourceTemplate;
+import io.qingtian.acpi.LegacyDevices;
 import io.qingtian.hypervisor.bus.IrqLine;
 import io.qingtian.hypervisor.snapshot.I8042State;
 
@@ -25,22 +23,13 @@ import io.qingtian.hypervisor.snapshot.I8042State;
  * Linux's "reboot=k" and most firmware reboot a PC.
  */
 public final class I8042 extends ByteRegisterDevice {
-    public static final int PORT_BASE = 0x60;
-    /** 0x60-0x64 inclusive. */
-    public static final int PORT_LENGTH = 5;
+    /** Ports and IRQ as the DSDT describes the controller ({@link LegacyDevices#KBD}): 0x60-0x64 inclusive. */
+    public static final int PORT_BASE = LegacyDevices.I8042_PORT;
+    public static final int PORT_LENGTH = LegacyDevices.I8042_PORT_LENGTH;
     public static final int DATA_OFFSET = 0;
     public static final int PORT_B_OFFSET = 1;
-    public static final int COMMAND_OFFSET = 4;
-    public static final int KBD_IRQ = 1;
-
-    /** The keyboard controller in the DSDT: {@code \_SB_.KBD_}, PNP0303, ports 0x60/0x64, IRQ 1. */
-    public static final AmlSource ACPI_KBD = w -> w.device("\\_SB_.KBD_", d -> d
-            .name("_HID", Aml.eisaId("PNP0303"))
-            .name("_CRS", new ResourceTemplate()
-                    .io(PORT_BASE, PORT_BASE, 1, 1)
-                    .io(PORT_BASE + COMMAND_OFFSET, PORT_BASE + COMMAND_OFFSET, 1, 1)
-                    .irqNoFlags(KBD_IRQ)
-                    .toAml()));
+    public static final int COMMAND_OFFSET = LegacyDevices.I8042_COMMAND_OFFSET;
+    public static final int KBD_IRQ = LegacyDevices.KBD_IRQ;
 
     // Status register (port 0x64 read).
     static final int STR_OBF = 0x01;

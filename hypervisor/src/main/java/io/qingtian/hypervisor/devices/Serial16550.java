@@ -1,8 +1,6 @@
 package io.qingtian.hypervisor.devices;
 
-import io.qingtian.hypervisor.acpi.Aml;
-import io.qingtian.hypervisor.acpi.AmlSource;
-import io.qingtian.hypervisor.acpi.ResourceTemplate;
+import io.qingtian.acpi.LegacyDevices;
 import io.qingtian.hypervisor.bus.IrqLine;
 import io.qingtian.hypervisor.snapshot.SerialState;
 import java.io.OutputStream;
@@ -43,18 +41,10 @@ import java.io.OutputStream;
  * <p>Output is buffered and flushed per line or when the guest pauses ({@link #flush()}).
  */
 public final class Serial16550 extends ByteRegisterDevice implements AutoCloseable {
-    public static final int COM1_PORT = 0x3F8;
-    public static final int PORT_LENGTH = 8;
-    public static final int COM1_IRQ = 4;
-
-    /** COM1 in the DSDT: {@code \_SB_.COM1}, PNP0501, its eight ports and IRQ 4. */
-    public static final AmlSource ACPI_COM1 = w -> w.device("\\_SB_.COM1", d -> d
-            .name("_HID", Aml.eisaId("PNP0501"))
-            .name("_UID", Aml.integer(1))
-            .name("_CRS", new ResourceTemplate()
-                    .io(COM1_PORT, COM1_PORT, 0, PORT_LENGTH)
-                    .irqNoFlags(COM1_IRQ)
-                    .toAml()));
+    /** Ports and IRQ as the DSDT describes COM1 ({@link LegacyDevices#COM1}). */
+    public static final int COM1_PORT = LegacyDevices.COM1_PORT;
+    public static final int PORT_LENGTH = LegacyDevices.COM1_PORT_LENGTH;
+    public static final int COM1_IRQ = LegacyDevices.COM1_IRQ;
 
     // Register offsets.
     static final int RBR_THR_DLL = 0;

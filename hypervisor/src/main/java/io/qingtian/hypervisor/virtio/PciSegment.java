@@ -1,8 +1,7 @@
 package io.qingtian.hypervisor.virtio;
 
-import io.qingtian.hypervisor.acpi.AmlSource;
-import io.qingtian.hypervisor.acpi.Mcfg;
-import io.qingtian.hypervisor.acpi.PciRootAml;
+import io.qingtian.acpi.AmlSource;
+import io.qingtian.acpi.PciHostBridge;
 import io.qingtian.hypervisor.bus.Bus;
 import io.qingtian.hypervisor.pci.BarAllocator;
 import io.qingtian.hypervisor.pci.PciBus;
@@ -120,12 +119,23 @@ public final class PciSegment implements AutoCloseable {
 
     /** {@code \_SB_.PCI0} for the DSDT. */
     public AmlSource aml() {
-        return new PciRootAml(layout);
+        return hostBridge().aml();
+    }
+
+    /** The segment as the ACPI tables describe it (same windows and ECAM as {@link #layout()}). */
+    public PciHostBridge hostBridge() {
+        return hostBridge(layout);
+    }
+
+    /** {@code layout} as the ACPI tables describe it. */
+    public static PciHostBridge hostBridge(PciLayout layout) {
+        return new PciHostBridge(layout.ecamBase(), layout.mmio32Base(), layout.mmio32Size(),
+                layout.mmio64Base(), layout.mmio64Size());
     }
 
     /** Tables beyond the fixed set: the MCFG. */
     public List<byte[]> acpiTables() {
-        return List.of(Mcfg.build(layout.ecamBase(), 0, 0, 0));
+        return List.of(hostBridge().mcfg());
     }
 
     @Override

@@ -3,8 +3,8 @@ package io.qingtian.hypervisor.devices;
 import static io.qingtian.hypervisor.devices.AcpiPm.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.qingtian.hypervisor.acpi.Aml;
-import io.qingtian.hypervisor.acpi.AmlWriter;
+import io.qingtian.acpi.Aml;
+import io.qingtian.acpi.AmlWriter;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;

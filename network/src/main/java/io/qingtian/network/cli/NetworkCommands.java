@@ -43,7 +43,8 @@ public final class NetworkCommands {
                 .addSubcommand(new NicCommands.Create(connector))
                 .addSubcommand(new NicCommands.Limit(connector))
                 .addSubcommand(new NicCommands.Export(connector))
-                .addSubcommand(new NicCommands.Stats(connector)));
+                .addSubcommand(new NicCommands.Stats(connector))
+                .addSubcommand(new NicCommands.Delete(connector)));
         card.addSubcommand("uplink",
                 new CommandLine(new UplinkCommands()).addSubcommand(new UplinkCommands.Attach(connector)));
         card.addSubcommand("network",

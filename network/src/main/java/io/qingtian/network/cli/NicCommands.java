@@ -91,4 +91,23 @@ final class NicCommands extends NetworkCommands.Group {
             return new NetworkRequest.NicStats(name);
         }
     }
+
+    @Command(name = "delete", description = {
+            "Delete a vNIC: stops its vhost-user export, frees its IP and MAC, drops its counters.",
+            "Refused while a VM is connected to it (or an instance names it)."})
+    static final class Delete extends NetworkCommands.Leaf {
+        @Parameters(index = "0", paramLabel = "NAME")
+        String name;
+        @Option(names = "--force", description = "Disconnect a connected front-end (the guest loses the NIC's backend).")
+        boolean force;
+
+        Delete(Function<Path, NetworkClient> c) {
+            super(c);
+        }
+
+        @Override
+        NetworkRequest request() {
+            return new NetworkRequest.NicDelete(name, force);
+        }
+    }
 }

@@ -10,6 +10,14 @@ import java.nio.file.Path;
  * either, and so the card chooses the implementations.
  */
 public interface NetworkBackends {
+    /**
+     * An export that can tell whether a front-end is connected to its socket: a VM holds its
+     * NIC from the moment it connects, before its driver starts the rings (link up).
+     */
+    interface Export extends AutoCloseable {
+        boolean connected();
+    }
+
     /** Starts serving {@code port} as a vhost-user-net device on {@code socket}. */
     AutoCloseable exportVhostUser(VirtualSwitch sw, Port port, Path socket) throws Exception;
 

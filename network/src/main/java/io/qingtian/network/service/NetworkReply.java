@@ -14,6 +14,7 @@ import java.util.Map;
         @JsonSubTypes.Type(value = NetworkReply.NicInfo.class, name = "nic"),
         @JsonSubTypes.Type(value = NetworkReply.ExportInfo.class, name = "export"),
         @JsonSubTypes.Type(value = NetworkReply.NicStatsInfo.class, name = "stats"),
+        @JsonSubTypes.Type(value = NetworkReply.NicDeleted.class, name = "nic.deleted"),
         @JsonSubTypes.Type(value = NetworkReply.UplinkInfo.class, name = "uplink"),
         @JsonSubTypes.Type(value = NetworkReply.Config.class, name = "config"),
 })
@@ -57,15 +58,31 @@ public sealed interface NetworkReply {
         }
     }
 
+    /**
+     * Counters; {@code shaperStalledMillis}: time the guest's frames waited on a rate limit
+     * while the card's worker was off the CPU beyond the bucket's depth (the limit then
+     * under-delivers: the card needs more CPU), since the limit was last set.
+     */
     record NicStatsInfo(String name, boolean linkUp, long rxPackets, long rxBytes, long txPackets, long txBytes,
-                        Map<String, Long> drops) implements NetworkReply {
+                        Map<String, Long> drops, long shaperStalledMillis) implements NetworkReply {
         public String render() {
             StringBuilder b = new StringBuilder();
             b.append("nic ").append(name).append(" link ").append(linkUp ? "up" : "down").append('\n');
             b.append("  rx (from guest) packets ").append(rxPackets).append(" bytes ").append(rxBytes).append('\n');
             b.append("  tx (to guest)   packets ").append(txPackets).append(" bytes ").append(txBytes);
             drops.forEach((k, v) -> b.append("\n  drop ").append(k).append(' ').append(v));
+            if (shaperStalledMillis > 0) {
+                b.append("\n  rate limit stalled ").append(shaperStalledMillis).append(" ms (card CPU busy)");
+            }
             return b.toString();
+        }
+    }
+
+    /** A deleted NIC: its address (free again) and the export that was stopped, if any. */
+    record NicDeleted(String name, String ip, String vhostUserSocket) implements NetworkReply {
+        public String render() {
+            return "nic " + name + " deleted, " + ip + " is free"
+                    + (vhostUserSocket == null ? "" : ", export at " + vhostUserSocket + " stopped");
         }
     }
 

@@ -20,6 +20,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = NetworkRequest.NicLimit.class, name = "nic.limit"),
         @JsonSubTypes.Type(value = NetworkRequest.NicExport.class, name = "nic.export"),
         @JsonSubTypes.Type(value = NetworkRequest.NicStats.class, name = "nic.stats"),
+        @JsonSubTypes.Type(value = NetworkRequest.NicDelete.class, name = "nic.delete"),
         @JsonSubTypes.Type(value = NetworkRequest.UplinkAttach.class, name = "uplink.attach"),
         @JsonSubTypes.Type(value = NetworkRequest.Show.class, name = "network.show"),
 })
@@ -55,6 +56,13 @@ public sealed interface NetworkRequest {
 
     /** {@code qt card nic stats NAME}. */
     record NicStats(String name) implements NetworkRequest {}
+
+    /**
+     * {@code qt card nic delete NAME [--force]}: refused while a front-end is connected to the
+     * NIC's vhost-user export or the card's instances name it; {@code force} disconnects a
+     * front-end (never an instance's claim).
+     */
+    record NicDelete(String name, boolean force) implements NetworkRequest {}
 
     /** {@code qt card uplink attach VPC --tap IFNAME}. */
     record UplinkAttach(String vpc, String tap) implements NetworkRequest {}

@@ -15,7 +15,9 @@ import io.qingtian.network.service.NetworkReply.SgInfo;
 import io.qingtian.network.service.NetworkReply.SubnetInfo;
 import io.qingtian.network.service.NetworkReply.UplinkInfo;
 import io.qingtian.network.service.NetworkReply.VpcInfo;
+import io.qingtian.network.service.NetworkReply.NicDeleted;
 import io.qingtian.network.service.NetworkRequest.NicCreate;
+import io.qingtian.network.service.NetworkRequest.NicDelete;
 import io.qingtian.network.service.NetworkRequest.NicExport;
 import io.qingtian.network.service.NetworkRequest.NicLimit;
 import io.qingtian.network.service.NetworkRequest.NicStats;
@@ -46,6 +48,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * The card's network service: one {@link VirtualSwitch} plus its configuration, persisted
@@ -69,6 +72,7 @@ public final class NetworkService implements AutoCloseable {
     private final Map<String, String> exportOfNic = new LinkedHashMap<>();
     private final Map<String, AutoCloseable> running = new LinkedHashMap<>();
     private final List<String> warnings = new ArrayList<>();
+    private Function<String, String> nicHolder = nic -> null;
 
     /**
      * Opens the service on {@code stateDir} (null = nothing persisted), replaying the saved
@@ -108,6 +112,7 @@ public final class NetworkService implements AutoCloseable {
             case NicLimit q -> limitNic(q);
             case NicExport q -> exportNic(q);
             case NicStats q -> nicStats(q);
+            case NicDelete q -> deleteNic(q);
             case UplinkAttach q -> attachUplink(q);
             case Show q -> config();
         };
@@ -175,7 +180,55 @@ public final class NetworkService implements AutoCloseable {
         PortStats s = sw.stats(q.name());
         Map<String, Long> drops = new TreeMap<>();
         s.drops().forEach((k, v) -> drops.put(k.name().toLowerCase(java.util.Locale.ROOT), v));
-        return new NicStatsInfo(p.name(), p.linkUp(), s.rxPackets(), s.rxBytes(), s.txPackets(), s.txBytes(), drops);
+        return new NicStatsInfo(p.name(), p.linkUp(), s.rxPackets(), s.rxBytes(), s.txPackets(), s.txBytes(), drops,
+                sw.shaperStalledNanos(p.name()) / 1_000_000);
+    }
+
+    /**
+     * Who else holds NICs: given a NIC's name, a description of its holder ("instance web1")
+     * or null. The card installs one over its instances so that a NIC an instance names is
+     * not deleted from under it (the instance would fail at its next start).
+     */
+    public synchronized void setNicHolder(Function<String, String> holder) {
+        this.nicHolder = holder == null ? nic -> null : holder;
+    }
+
+    /**
+     * Deletes a NIC, as a cloud user expects of deleting a network interface: refused while it
+     * is attached — named by an instance, or a front-end (a VM) connected to its vhost-user
+     * socket; {@code force} disconnects the front-end, not an instance. Then the export stops
+     * (socket removed), the port leaves the switch (its address and MAC are free for a new NIC;
+     * DHCP answers nobody for it; the VPC's tracked flows with its address are forgotten), its
+     * counters are gone, and the configuration is saved without it.
+     */
+    public synchronized NicDeleted deleteNic(NicDelete q) {
+        Port p = sw.port(required(q.name(), "NIC name"));
+        String holder = nicHolder.apply(p.name());
+        if (holder != null) {
+            throw new NetworkException("NIC " + p.name() + " is in use by " + holder + "; delete the " + holder
+                    + " first");
+        }
+        String sock = exportOfNic.get(p.name());
+        boolean connected = p.linkUp()
+                || running.get("nic:" + p.name()) instanceof NetworkBackends.Export x && x.connected();
+        if (connected && !q.force()) {
+            throw new NetworkException("NIC " + p.name() + " is in use: a front-end is connected"
+                    + (sock == null ? "" : " to " + sock) + "; stop its VM first (or --force to disconnect it)");
+        }
+        // The export first: its front-end's teardown (link down) finishes before the port,
+        // and then the name, can go to a new NIC.
+        AutoCloseable export = running.remove("nic:" + p.name());
+        exportOfNic.remove(p.name());
+        if (export != null) {
+            try {
+                export.close();
+            } catch (Exception e) {
+                warnings.add("NIC " + p.name() + ": stopping its export: " + oneLine(e));
+            }
+        }
+        sw.deletePort(p.name());
+        save();
+        return new NicDeleted(p.name(), p.ip().toString(), sock);
     }
 
     public synchronized UplinkInfo attachUplink(UplinkAttach q) {

@@ -63,6 +63,17 @@ final class ConnTrack {
         return t.put(key(remoteIp, localPort, remotePort), now + idle(proto), now);
     }
 
+    /**
+     * Forgets every flow with {@code remoteIp}: its NIC was deleted, and a NIC created later
+     * with the same address must not inherit the old one's established flows (replies would
+     * pass this port's default deny without a rule).
+     */
+    void forgetRemote(int remoteIp) {
+        tcp.removeHigh(remoteIp);
+        udp.removeHigh(remoteIp);
+        icmp.removeHigh(remoteIp);
+    }
+
     int size() {
         return tcp.size() + udp.size() + icmp.size();
     }

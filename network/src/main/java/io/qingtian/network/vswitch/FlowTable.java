@@ -71,6 +71,15 @@ final class FlowTable {
         return true;
     }
 
+    /** Removes every entry whose key's upper 32 bits are {@code high} (a remote IP in conntrack keys). */
+    void removeHigh(int high) {
+        for (int i = 0; i <= mask; i++) {
+            while (used[i] && (int) (keys[i] >>> 32) == high) {
+                removeAt(i);
+            }
+        }
+    }
+
     /** Removes every expired entry. */
     void sweep(long now) {
         for (int i = 0; i <= mask; i++) {

@@ -9,6 +9,7 @@ public final class TokenBucket {
     private final double burst;
     private double tokens;
     private long last;
+    private double overflowed;
 
     public TokenBucket(long ratePerSecond, long burst, long nowNanos) {
         if (ratePerSecond <= 0 || burst <= 0) {
@@ -47,10 +48,24 @@ public final class TokenBucket {
         return need <= 0 ? 0 : (long) Math.ceil(need / ratePerNano);
     }
 
+    /** Tokens discarded so far because the bucket was full: credit nobody used. */
+    double overflowed() {
+        return overflowed;
+    }
+
+    double ratePerNano() {
+        return ratePerNano;
+    }
+
     private void refill(long now) {
         long dt = now - last;
         if (dt > 0) {
-            tokens = Math.min(burst, tokens + dt * ratePerNano);
+            double t = tokens + dt * ratePerNano;
+            if (t > burst) {
+                overflowed += t - burst;
+                t = burst;
+            }
+            tokens = t;
             last = now;
         }
     }

@@ -148,6 +148,12 @@ public final class VirtualSwitch {
         return p;
     }
 
+    /**
+     * Removes a port: its address and MAC are free for a new NIC at once (DHCP keeps no
+     * leases: the binding was the port), its counters are gone, and the VPC's other ports
+     * forget their tracked flows with its address, so a NIC that later gets the address does
+     * not inherit them. A backend still attached drains into {@code PORT_DOWN}.
+     */
     public synchronized void deletePort(String name) {
         Port p = port(name);
         Subnet s = p.subnet();
@@ -158,6 +164,11 @@ public final class VirtualSwitch {
         ports.remove(name);
         p.sink = null;
         p.linkUp = false;
+        for (Subnet o : s.vpc().subnets) {
+            for (Port q : o.ports) {
+                q.conntrack.forgetRemote(p.ip().bits());
+            }
+        }
     }
 
     public synchronized void setSecurityGroups(String portName, List<String> groupNames) {
@@ -346,6 +357,16 @@ public final class VirtualSwitch {
     public synchronized long shapingDelay(Port port, int length) {
         RateLimit.Limiter l = port.limiter;
         return l == null ? 0 : l.delay(length, clock.getAsLong());
+    }
+
+    /**
+     * Nanoseconds the port's shaped sender was backlogged while its worker was off the CPU
+     * for longer than the rate limit's bucket could bridge (0 without a limit; reset when the
+     * limit changes). Credit lost then is the card's CPU's doing, not the limiter's.
+     */
+    public synchronized long shaperStalledNanos(String portName) {
+        RateLimit.Limiter l = port(portName).limiter;
+        return l == null ? 0 : l.stalledNanos();
     }
 
     /** {@link #fromPort} for a frame already admitted by {@link #shapingDelay}. */

@@ -126,4 +126,117 @@ class NetworkServiceTest {
             assertThat(st.drops()).containsEntry("spoofed_mac", 1L);
         }
     }
+
+    @Test
+    void nicDeleteFreesTheNicAndIsPersisted() {
+        String s = state.toString();
+        qt("vpc", "create", "blue", "--cidr", "10.0.0.0/16", "--state", s);
+        qt("subnet", "create", "web", "--vpc", "blue", "--cidr", "10.0.1.0/24", "--state", s);
+        qt("nic", "create", "vm1", "--subnet", "web", "--mac", "52:54:00:12:34:56", "--state", s);
+        qt("nic", "create", "vm2", "--subnet", "web", "--state", s);
+        assertThat(qt("nic", "delete", "vm1", "--state", s).out()).isEqualTo("nic vm1 deleted, 10.0.1.2 is free");
+        Run gone = qt("nic", "stats", "vm1", "--state", s);
+        assertThat(gone.exit()).isEqualTo(2);
+        assertThat(gone.err()).isEqualTo("no NIC vm1");
+        assertThat(qt("nic", "delete", "vm1", "--state", s).err()).isEqualTo("no NIC vm1");
+        // Its address and MAC go to the next NIC; the deletion survived the restart in between.
+        assertThat(qt("nic", "create", "vm3", "--subnet", "web", "--mac", "52:54:00:12:34:56", "--state", s).out())
+                .isEqualTo("nic vm3 10.0.1.2 52:54:00:12:34:56 subnet web vpc blue sg");
+        try (NetworkService again = new NetworkService(state, NetworkBackends.none())) {
+            assertThat(again.config().nics()).extracting(NicInfo::name).containsExactly("vm2", "vm3");
+        }
+    }
+
+    /** Backends whose exports only record being closed; a test "connects" a front-end by attaching a sink. */
+    static final class FakeBackends implements NetworkBackends {
+        final List<String> closed = new java.util.ArrayList<>();
+
+        /** Whether exports report a connected front-end (only "k" asks). */
+        boolean connected = true;
+
+        @Override
+        public AutoCloseable exportVhostUser(VirtualSwitch sw, Port port, Path socket) {
+            return new Export() {
+                @Override
+                public boolean connected() {
+                    return port.name().equals("k") && connected;
+                }
+
+                @Override
+                public void close() {
+                    closed.add(port.name() + "@" + socket.getFileName());
+                }
+            };
+        }
+
+        @Override
+        public AutoCloseable attachTap(VirtualSwitch sw, String vpc, String ifname) {
+            throw new UnsupportedOperationException("no TAP here");
+        }
+    }
+
+    @Test
+    void nicDeleteIsRefusedWhileAttachedAndStopsTheExport() {
+        FakeBackends backends = new FakeBackends();
+        try (NetworkService svc = new NetworkService(state, backends)) {
+            svc.handle(new NetworkRequest.VpcCreate("v", "10.0.0.0/16", "t"));
+            svc.handle(new NetworkRequest.SubnetCreate("s", "v", "10.0.1.0/24", null));
+            svc.handle(new NetworkRequest.NicCreate("n", "s", null, null, List.of(), null, 0, 0));
+            svc.handle(new NetworkRequest.NicCreate("m", "s", null, null, List.of(), null, 0, 0));
+            svc.handle(new NetworkRequest.NicExport("n", state.resolve("n.sock").toString()));
+            svc.vswitch().attach("n", (f, o, l) -> true); // a front-end started the receive ring
+
+            assertThatThrownBy(() -> svc.handle(new NetworkRequest.NicDelete("n", false)))
+                    .isInstanceOf(NetworkException.class)
+                    .hasMessage("NIC n is in use: a front-end is connected to " + state.resolve("n.sock")
+                            + "; stop its VM first (or --force to disconnect it)");
+            assertThat(backends.closed).isEmpty();
+            assertThat(svc.vswitch().port("n").linkUp()).isTrue();
+
+            // A front-end connected whose driver has not started the rings yet holds the NIC too.
+            svc.handle(new NetworkRequest.NicCreate("k", "s", null, null, List.of(), null, 0, 0));
+            svc.handle(new NetworkRequest.NicExport("k", state.resolve("k.sock").toString()));
+            assertThat(svc.vswitch().port("k").linkUp()).isFalse();
+            assertThatThrownBy(() -> svc.handle(new NetworkRequest.NicDelete("k", false)))
+                    .hasMessageContaining("NIC k is in use: a front-end is connected");
+            backends.connected = false;
+            svc.handle(new NetworkRequest.NicDelete("k", false));
+            assertThat(backends.closed).containsExactly("k@k.sock");
+            backends.closed.clear();
+
+            // An instance's claim holds even against --force.
+            svc.setNicHolder(nic -> nic.equals("m") ? "instance web1" : null);
+            assertThatThrownBy(() -> svc.handle(new NetworkRequest.NicDelete("m", true)))
+                    .hasMessage("NIC m is in use by instance web1; delete the instance web1 first");
+
+            NetworkReply.NicDeleted d = (NetworkReply.NicDeleted) svc.handle(new NetworkRequest.NicDelete("n", true));
+            assertThat(d.render()).isEqualTo("nic n deleted, 10.0.1.2 is free, export at " + state.resolve("n.sock")
+                    + " stopped");
+            assertThat(backends.closed).containsExactly("n@n.sock");
+            assertThat(svc.config().exports()).isEmpty();
+            assertThat(svc.config().nics()).extracting(NicInfo::name).containsExactly("m");
+        }
+        // Restarted: nothing to re-export.
+        FakeBackends again = new FakeBackends();
+        try (NetworkService svc = new NetworkService(state, again)) {
+            assertThat(svc.config().exports()).isEmpty();
+            assertThat(svc.warnings()).isEmpty();
+        }
+        assertThat(again.closed).isEmpty();
+    }
+
+    @Test
+    void nicDeleteOnTheWire() {
+        assertThat(NetworkWire.encode(new NetworkRequest.NicDelete("n", false)))
+                .isEqualTo("{\"op\":\"nic.delete\",\"name\":\"n\",\"force\":false}");
+        try (NetworkService svc = new NetworkService(null, NetworkBackends.none())) {
+            NetworkClient client = NetworkWire.client(json -> NetworkWire.serve(svc, json));
+            client.call(new NetworkRequest.VpcCreate("v", "10.0.0.0/16", "t"));
+            client.call(new NetworkRequest.SubnetCreate("s", "v", "10.0.1.0/24", null));
+            client.call(new NetworkRequest.NicCreate("n", "s", "10.0.1.7", null, List.of(), null, 0, 0));
+            assertThat(client.call(new NetworkRequest.NicDelete("n", false)))
+                    .isEqualTo(new NetworkReply.NicDeleted("n", "10.0.1.7", null));
+            assertThatThrownBy(() -> client.call(new NetworkRequest.NicDelete("n", false))).hasMessage("no NIC n");
+        }
+    }
 }

@@ -35,4 +35,24 @@ class FlowTablePropertiesTest {
             }
         }
     }
+
+    @Property(tries = 100)
+    void removingByRemoteAddressRemovesExactlyThose(
+            @ForAll @Size(max = 200) List<@IntRange(min = 0, max = 7) Integer> highs,
+            @ForAll @IntRange(min = 0, max = 7) int gone) {
+        FlowTable t = new FlowTable(256);
+        Map<Long, Long> model = new HashMap<>();
+        for (int i = 0; i < highs.size(); i++) {
+            long k = ((long) highs.get(i) << 32) | i;
+            t.put(k, 1_000, 0);
+            model.put(k, 1_000L);
+        }
+        t.removeHigh(gone);
+        model.keySet().removeIf(k -> (k >>> 32) == gone);
+        assertThat(t.size()).isEqualTo(model.size());
+        for (int i = 0; i < highs.size(); i++) {
+            long k = ((long) highs.get(i) << 32) | i;
+            assertThat(t.live(k, 1)).isEqualTo(model.containsKey(k));
+        }
+    }
 }

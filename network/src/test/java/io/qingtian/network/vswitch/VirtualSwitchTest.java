@@ -263,6 +263,58 @@ class VirtualSwitchTest {
     }
 
     @Test
+    void dropsAndCountsIpv4Fragments() {
+        sw.addRule("web", SecurityRule.of("udp", null, "10.0.0.0/16"));
+        byte[] whole = Frames.udp(a.mac(), b.mac(), a.ip(), b.ip(), 1, 2, new byte[64]);
+        a.send(whole);
+        assertThat(b.received).hasSize(1);
+        // First fragment (MF), a later one (offset 1480 B, last), and one in another subnet's direction.
+        byte[] first = whole.clone();
+        Bytes.put16(first, 20, 0x2000);
+        Frames.refreshIpChecksum(first, 14, 20);
+        byte[] later = whole.clone();
+        Bytes.put16(later, 20, 1480 / 8);
+        Frames.refreshIpChecksum(later, 14, 20);
+        byte[] routed = Frames.udp(a.mac(), a.gwMac(), a.ip(), c.ip(), 1, 2, new byte[64]);
+        Bytes.put16(routed, 20, 0x2000 | 185);
+        Frames.refreshIpChecksum(routed, 14, 20);
+        a.send(first);
+        a.send(later);
+        a.send(routed);
+        assertThat(b.received).hasSize(1);
+        assertThat(c.received).isEmpty();
+        assertThat(sw.stats("a").drops(DropReason.IP_FRAGMENT)).isEqualTo(3);
+        // Don't Fragment alone is an ordinary datagram.
+        byte[] df = whole.clone();
+        Bytes.put16(df, 20, 0x4000);
+        Frames.refreshIpChecksum(df, 14, 20);
+        a.send(df);
+        assertThat(b.received).hasSize(2);
+    }
+
+    @Test
+    void aDeletedNicsAddressIsFreeAndInheritsNoFlows() {
+        // a opens a TCP flow to b: b's replies pass a's default deny through a's conntrack.
+        a.sendTcp(b, 40000, 80, 0x02);
+        b.send(Frames.tcp(b.mac(), a.mac(), b.ip(), a.ip(), 80, 40000, 1, 1001, 0x12, new byte[0]));
+        assertThat(a.tcpTo(40000)).isEqualTo(1);
+        Ipv4Address addr = b.ip();
+        MacAddress mac = b.mac();
+
+        sw.deletePort("b");
+        assertThatThrownBy(() -> sw.stats("b")).isInstanceOf(NetworkException.class).hasMessage("no NIC b");
+        // The address and MAC are free at once; the newcomer does not inherit b's flow with a.
+        TestNic n = new TestNic(sw, sw.createPort("b2", "blue-a", addr, mac, List.of("web"), null));
+        n.send(Frames.tcp(n.mac(), a.mac(), n.ip(), a.ip(), 80, 40000, 2, 1001, 0x18, new byte[] {1}));
+        assertThat(a.tcpTo(40000)).isEqualTo(1);
+        assertThat(sw.stats("a").drops(DropReason.SECURITY_GROUP)).isEqualTo(1);
+        // New flows work as for any NIC.
+        a.sendTcp(n, 40001, 80, 0x02);
+        n.send(Frames.tcp(n.mac(), a.mac(), n.ip(), a.ip(), 80, 40001, 1, 1001, 0x12, new byte[0]));
+        assertThat(a.tcpTo(40001)).isEqualTo(1);
+    }
+
+    @Test
     void rateLimitHoldsPacketsPerSecond() {
         sw.setRateLimit("a", new RateLimit(0, 1000));
         int sent = 0;
@@ -314,10 +366,38 @@ class VirtualSwitchTest {
             sw.fromShapedPort(a.port, f, f.length);
             sent++;
         }
-        // 1 s at 1 MB/s plus the 10 ms burst, nothing dropped.
-        assertThat(sent).isBetween(1000, 1012);
+        // 1 s at 1 MB/s plus the 50 ms bucket, nothing dropped.
+        assertThat(sent).isBetween(1000, 1051);
         assertThat(b.received).hasSize(sent);
         assertThat(sw.stats("a").drops(DropReason.RATE_LIMIT)).isZero();
+    }
+
+    @Test
+    void aShapingWorkerThatComesBackLateIsCountedAsStalled() {
+        sw.setRateLimit("a", new RateLimit(0, 1000)); // 1 ms per packet, a 50-packet bucket
+        byte[] f = Frames.icmpEcho(a.mac(), b.mac(), a.ip(), b.ip(), 8, 1, 1, new byte[0]);
+        while (sw.shapingDelay(a.port, f.length) == 0) {
+            sw.fromShapedPort(a.port, f, f.length); // the bucket's 50 packets
+        }
+        assertThat(b.received).hasSize(50);
+        // Told to wait ~1 ms, the worker returns after 30 ms: within the bucket, nothing lost.
+        now += 30_000_000L;
+        assertThat(sw.shapingDelay(a.port, f.length)).isZero();
+        assertThat(sw.shaperStalledNanos("a")).isZero();
+        sw.fromShapedPort(a.port, f, f.length);
+        while (sw.shapingDelay(a.port, f.length) == 0) {
+            sw.fromShapedPort(a.port, f, f.length);
+        }
+        // Now 200 ms: the bucket holds 50 ms of credit, the other 150 ms are the worker's stall.
+        now += 200_000_000L;
+        sw.shapingDelay(a.port, f.length);
+        assertThat(sw.shaperStalledNanos("a")).isBetween(149_000_000L, 151_000_000L);
+        // An idle sender (no frame waiting) is not a stall; a new limit starts from zero.
+        sw.setRateLimit("a", new RateLimit(0, 1000));
+        now += 500_000_000L;
+        sw.shapingDelay(a.port, f.length);
+        assertThat(sw.shaperStalledNanos("a")).isZero();
+        assertThat(sw.shaperStalledNanos("b")).isZero();
     }
 
     @Test

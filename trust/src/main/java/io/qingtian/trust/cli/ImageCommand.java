@@ -101,6 +101,12 @@ public final class ImageCommand implements Runnable {
         @Option(names = "--trust", required = true, paramLabel = "PUBLIC_KEY") Path trust;
         @Option(names = "--state", required = true, paramLabel = "DIR") Path state;
         @Option(names = "--instance", defaultValue = "default", paramLabel = "NAME") String instance;
+        @Option(names = "--cpus", defaultValue = "1", paramLabel = "N",
+                description = "vCPUs of the launch (PCR4: the ACPI tables depend on them; default ${DEFAULT-VALUE}, as the card API)")
+        int cpus;
+        @Option(names = "--memory-mib", defaultValue = "256", paramLabel = "M",
+                description = "guest memory in MiB (PCR4; default ${DEFAULT-VALUE}, as the card API)")
+        int memoryMib;
         @Parameters(paramLabel = "MANIFEST") Path manifest;
 
         @Override
@@ -113,6 +119,10 @@ public final class ImageCommand implements Runnable {
                 MeasuredBoot mb = new MeasuredBoot()
                         .hypervisor(HypervisorBuild.digest(HypervisorBuild.classPathJars()), "qt build (class path jars)")
                         .verifiedImage((BootVerdict.Verified) v);
+                if (cpus < 1 || cpus > 254 || memoryMib < 16) {
+                    throw Cli.error("--cpus must be 1..254 and --memory-mib at least 16", 2);
+                }
+                mb.acpiTables(io.qingtian.acpi.GuestPlatform.forGuest(cpus, (long) memoryMib << 20).tables());
                 new MeasurementStore(state).save(instance, mb.eventLog());
                 for (Map.Entry<Integer, byte[]> e : mb.pcrValues().entrySet()) {
                     if (!java.util.Arrays.equals(e.getValue(), new byte[48])) {

@@ -1,5 +1,7 @@
 package io.qingtian.trust.measure;
 
+import io.qingtian.acpi.AcpiBlob;
+import io.qingtian.acpi.AcpiMeasurement;
 import io.qingtian.trust.crypto.Sha384;
 import io.qingtian.trust.image.BootVerdict;
 
@@ -37,10 +39,19 @@ public final class MeasuredBoot {
                 Sha384.of(cmdline.getBytes(StandardCharsets.UTF_8)), "cmdline: " + abbreviate(cmdline));
     }
 
-    /** PCR4: the ACPI tables blob exactly as the hypervisor places it in guest memory. */
-    public MeasuredBoot acpiTables(byte[] tables) {
-        return record(Pcr.ACPI_TABLES, MeasurementEvent.Type.ACPI_TABLES, Sha384.of(tables),
-                "ACPI tables (" + tables.length + " bytes)");
+    /**
+     * PCR4: the guest's ACPI tables exactly as the hypervisor places them in guest memory, one
+     * event per table in placement order (RSDP, RSDT, XSDT, FACP, FACS, APIC, DSDT, MCFG). The
+     * description starts with the table's signature, so a guest can match each event with its
+     * own {@code /sys/firmware/acpi/tables/SIG}. The resulting PCR4 equals
+     * {@link AcpiMeasurement#pcrValue()}, which the hypervisor checks ({@code --expect-acpi-sha384}).
+     */
+    public MeasuredBoot acpiTables(AcpiBlob tables) {
+        for (AcpiBlob.Chunk c : tables.chunks()) {
+            record(Pcr.ACPI_TABLES, MeasurementEvent.Type.ACPI_TABLE, Sha384.of(c.bytes()),
+                    c.signature() + " (ACPI table, " + c.bytes().length + " bytes at 0x" + Long.toHexString(c.gpa()) + ")");
+        }
+        return this;
     }
 
     /** PCR8: the trust anchor that verified the boot manifest (its SubjectPublicKeyInfo DER). */

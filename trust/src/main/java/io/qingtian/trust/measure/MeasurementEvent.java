@@ -7,7 +7,7 @@ import java.util.Arrays;
  * thing, the SHA-384 that was extended, and a description for humans (not measured).
  */
 public record MeasurementEvent(int pcr, Type type, byte[] digest, String description) {
-    public enum Type { HYPERVISOR_BUILD, KERNEL, INITRAMFS, CMDLINE, ACPI_TABLES, IMAGE_SIGNER }
+    public enum Type { HYPERVISOR_BUILD, KERNEL, INITRAMFS, CMDLINE, ACPI_TABLE, IMAGE_SIGNER }
 
     public MeasurementEvent {
         digest = digest.clone();

@@ -9,7 +9,7 @@ package io.qingtian.trust.measure;
  *  PCR1  kernel             SHA-384 of the kernel image bytes       (Nitro: kernel + bootstrap)
  *  PCR2  initramfs          SHA-384 of the initramfs bytes          (Nitro: application)
  *  PCR3  cmdline            SHA-384 of the cmdline UTF-8 bytes      (Nitro: IAM role - unused here)
- *  PCR4  ACPI tables        SHA-384 of the generated tables blob    (Nitro: instance id - unused here)
+ *  PCR4  ACPI tables        SHA-384 of each generated table, in order (Nitro: parent instance id)
  *  PCR8  image signer       SHA-384 of the trust anchor's SPKI DER  (Nitro: signing certificate)
  * </pre>
  */

@@ -1,8 +1,7 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.qingtian.hypervisor.devices.AcpiPm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -29,7 +28,7 @@ class IaslOracleTest {
     }
 
     private static AcpiBlob standardTables(int cpus) {
-        AcpiPm pm = new AcpiPm(() -> {}, () -> {});
+        AmlSource pm = PmBlock.S5;
         return AcpiTables.build(AcpiConfig.defaults(cpus).withDsdtSources(List.of(pm)));
     }
 
@@ -101,7 +100,7 @@ class IaslOracleTest {
     void madtUsesX2apicEntriesBeyondApicId254(@TempDir Path dir) throws Exception {
         List<Integer> ids = IntStream.range(0, 300).boxed().toList();
         AcpiBlob blob = AcpiTables.build(AcpiConfig.defaults(1).withCpuApicIds(ids)
-                .withTableBase(0x10_0000).withDsdtSources(List.of(new AcpiPm(() -> {}, () -> {}))));
+                .withTableBase(0x10_0000).withDsdtSources(List.of(PmBlock.S5)));
         String dsl = AcpicaTools.disassemble(dir, "apic", tablesBySignature(blob).get("APIC"));
         assertThat(count(dsl, "[Processor Local APIC]")).isEqualTo(255);
         assertThat(count(dsl, "[Processor Local x2APIC]")).isEqualTo(45);
@@ -152,7 +151,7 @@ class IaslOracleTest {
         assertThat(out).contains("47 01 F8 03 F8 03 00 08 22 10 00 79 00");
         assertThat(out).contains("[Integer] = 0000000000000001");
         // The sleep path reads the very SLP_TYP the PM block powers off on.
-        assertThat(out).contains(String.format("Sleep-A: %02X", AcpiPm.SLP_TYP_S5));
+        assertThat(out).contains(String.format("Sleep-A: %02X", PmBlock.SLP_TYP_S5));
         assertThat(out).contains("Table [DSDT: QTJDSDT ]");
         assertThat(out).doesNotContain("AE_AML");
     }
@@ -173,7 +172,7 @@ class IaslOracleTest {
                         .qwordMemory(ResourceTemplate.Cacheable.NON_CACHEABLE, true, 0x1_0000_0000L, 0xF_FFFF_FFFFL)
                         .toAml())));
         AcpiBlob blob = AcpiTables.build(AcpiConfig.defaults(1)
-                .withDsdtSources(List.of(new AcpiPm(() -> {}, () -> {}), pci)));
+                .withDsdtSources(List.of(PmBlock.S5, pci)));
         String dsl = AcpicaTools.disassemble(dir, "dsdt", tablesBySignature(blob).get("DSDT"));
         assertThat(dsl).contains("Device (PCI0)", "EisaId (\"PNP0A08\")", "WordBusNumber (ResourceProducer",
                 "QWordMemory (ResourceProducer", "Method (_STA, 0, NotSerialized)");

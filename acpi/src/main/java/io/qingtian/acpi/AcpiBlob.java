@@ -1,4 +1,4 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 import java.util.List;
 
@@ -17,6 +17,11 @@ public record AcpiBlob(long rsdpAddress, List<Chunk> chunks) {
     public record Chunk(long gpa, byte[] bytes) {
         public long end() {
             return gpa + bytes.length;
+        }
+
+        /** The table's 4-character signature; the RSDP's 8-byte "RSD PTR " is named "RSDP". */
+        public String signature() {
+            return AcpiMeasurement.signature(bytes);
         }
     }
 

@@ -1,8 +1,5 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
-import io.qingtian.hypervisor.pci.PciInterrupts;
-import io.qingtian.hypervisor.pci.PciConfigMmio;
-import io.qingtian.hypervisor.pci.PciLayout;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -21,9 +18,9 @@ import java.util.List;
  * before it trusts the MCFG table.
  */
 public final class PciRootAml implements AmlSource {
-    private final PciLayout layout;
+    private final PciHostBridge layout;
 
-    public PciRootAml(PciLayout layout) {
+    public PciRootAml(PciHostBridge layout) {
         this.layout = layout;
     }
 
@@ -43,7 +40,7 @@ public final class PciRootAml implements AmlSource {
                     .name("_HID", Aml.eisaId("PNP0C02"))
                     .name("_UID", Aml.ZERO)
                     .name("_CRS", new ResourceTemplate()
-                            .memory32Fixed(false, layout.ecamBase(), PciConfigMmio.SIZE_ONE_BUS)
+                            .memory32Fixed(false, layout.ecamBase(), PciHostBridge.ECAM_SIZE_ONE_BUS)
                             .toAml()));
         });
     }
@@ -65,7 +62,7 @@ public final class PciRootAml implements AmlSource {
         for (int slot = 1; slot < 32; slot++) {
             for (int pin = 0; pin < 4; pin++) {
                 entries.add(Aml.pkg(Aml.integer(((long) slot << 16) | 0xffff), Aml.integer(pin), Aml.ZERO,
-                        Aml.integer(PciInterrupts.intxGsi(slot, pin))));
+                        Aml.integer(PciHostBridge.intxGsi(slot, pin))));
             }
         }
         return Aml.pkg(entries.toArray(Aml[]::new));

@@ -1,4 +1,4 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 /**
  * A component that describes itself in the DSDT (Cloud Hypervisor's {@code Aml} trait):

@@ -1,8 +1,5 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
-import io.qingtian.hypervisor.devices.CmosRtc;
-import io.qingtian.hypervisor.devices.I8042;
-import io.qingtian.hypervisor.devices.Serial16550;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -138,13 +135,13 @@ public final class AcpiTables {
     static byte[] dsdt(AcpiConfig c) {
         AmlWriter w = new AmlWriter();
         if (c.describeCom1()) {
-            w.append(Serial16550.ACPI_COM1);
+            w.append(LegacyDevices.COM1);
         }
         if (c.describeRtc()) {
-            w.append(CmosRtc.ACPI_RTC);
+            w.append(LegacyDevices.RTC);
         }
         if (c.describeI8042()) {
-            w.append(I8042.ACPI_KBD);
+            w.append(LegacyDevices.KBD);
         }
         if (c.describeCpus()) {
             w.scope("\\_SB_", sb -> {

@@ -1,9 +1,8 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.qingtian.hypervisor.devices.AcpiPm;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /** Layout, pointers and checksums of the generated tables, read back as a guest would. */
 class AcpiTablesTest {
 
-    private static final AcpiPm PM = new AcpiPm(() -> {}, () -> {});
+    private static final AmlSource PM = PmBlock.S5;
 
     static long u(byte[] b, int off, int n) {
         long v = 0;
@@ -126,17 +125,17 @@ class AcpiTablesTest {
         assertThat(fadt[8]).isEqualTo((byte) 6);
         assertThat(u(fadt, 46, 2)).isEqualTo(9); // SCI_INT
         assertThat(u(fadt, 48, 4)).isZero(); // SMI_CMD: always in ACPI mode
-        assertThat(u(fadt, 56, 4)).isEqualTo(AcpiPm.PORT_BASE + AcpiPm.PM1A_EVT_OFFSET);
-        assertThat(u(fadt, 64, 4)).isEqualTo(AcpiPm.PORT_BASE + AcpiPm.PM1A_CNT_OFFSET);
-        assertThat(u(fadt, 76, 4)).isEqualTo(AcpiPm.PORT_BASE + AcpiPm.PM_TMR_OFFSET);
+        assertThat(u(fadt, 56, 4)).isEqualTo(PmBlock.PORT_BASE + PmBlock.PM1A_EVT_OFFSET);
+        assertThat(u(fadt, 64, 4)).isEqualTo(PmBlock.PORT_BASE + PmBlock.PM1A_CNT_OFFSET);
+        assertThat(u(fadt, 76, 4)).isEqualTo(PmBlock.PORT_BASE + PmBlock.PM_TMR_OFFSET);
         long flags = u(fadt, 112, 4);
         assertThat(flags & Fadt.HW_REDUCED_ACPI).isZero();
         assertThat(flags & Fadt.RESET_REG_SUP).isNotZero();
         // RESET_REG: SystemIO, 8 bits, at the PM block's reset register.
         assertThat(fadt[116]).isEqualTo((byte) 1);
         assertThat(fadt[117]).isEqualTo((byte) 8);
-        assertThat(u(fadt, 120, 8)).isEqualTo(AcpiPm.PORT_BASE + AcpiPm.RESET_REG_OFFSET);
-        assertThat(fadt[128] & 0xFF).isEqualTo(AcpiPm.RESET_VALUE);
+        assertThat(u(fadt, 120, 8)).isEqualTo(PmBlock.PORT_BASE + PmBlock.RESET_REG_OFFSET);
+        assertThat(fadt[128] & 0xFF).isEqualTo(PmBlock.RESET_VALUE);
         // X_PM1a_EVT_BLK agrees with the 32-bit field (ACPICA compares them).
         assertThat(fadt[148]).isEqualTo((byte) 1);
         assertThat(fadt[149] & 0xFF).isEqualTo(32);

@@ -1,6 +1,5 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
-import io.qingtian.hypervisor.devices.AcpiPm;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -15,7 +14,7 @@ import java.util.Set;
  * @param ioApicAddress    the IOAPIC's MMIO base (0xFEC00000 with KVM's in-kernel irqchip)
  * @param ioApicGsiBase    the first GSI the IOAPIC serves (0: pins 0-23 are GSIs 0-23)
  * @param localApicAddress the LAPIC MMIO base (0xFEE00000)
- * @param pmPortBase       I/O port of the {@link AcpiPm} block (PM1a_EVT, PM1a_CNT, PM_TMR)
+ * @param pmPortBase       I/O port of the {@link PmBlock} block (PM1a_EVT, PM1a_CNT, PM_TMR)
  * @param resetPort        I/O port of the FADT RESET_REG
  * @param resetValue       the byte that, written to {@code resetPort}, resets the machine
  * @param tableBase        guest-physical address of the RSDP; the other tables follow it.
@@ -75,7 +74,7 @@ public record AcpiConfig(
         if (ioApicId < 0 || ioApicId > 0xFF) {
             throw new IllegalArgumentException("IOAPIC id out of range: " + ioApicId);
         }
-        requirePort(pmPortBase + AcpiPm.PORT_LENGTH - 1, "PM block");
+        requirePort(pmPortBase + PmBlock.PORT_LENGTH - 1, "PM block");
         requirePort(pmPortBase, "PM block");
         requirePort(resetPort, "reset register");
         if (resetValue < 0 || resetValue > 0xFF) {
@@ -94,7 +93,7 @@ public record AcpiConfig(
 
     /**
      * {@code cpus} vCPUs with APIC IDs 0..cpus-1, the IOAPIC (ID 0, as KVM's in-kernel
-     * IOAPIC resets to) at 0xFEC00000 serving GSIs 0-23, the {@link AcpiPm} block at its
+     * IOAPIC resets to) at 0xFEC00000 serving GSIs 0-23, the {@link PmBlock} block at its
      * default ports, tables at 0xE0000, COM1/RTC/i8042/CPUs described.
      */
     public static AcpiConfig defaults(int cpus) {
@@ -103,7 +102,7 @@ public record AcpiConfig(
         }
         List<Integer> ids = java.util.stream.IntStream.range(0, cpus).boxed().toList();
         return new AcpiConfig(ids, 0, DEFAULT_IOAPIC_ADDRESS, 0, DEFAULT_LAPIC_ADDRESS,
-                AcpiPm.PORT_BASE, AcpiPm.PORT_BASE + AcpiPm.RESET_REG_OFFSET, AcpiPm.RESET_VALUE,
+                PmBlock.PORT_BASE, PmBlock.PORT_BASE + PmBlock.RESET_REG_OFFSET, PmBlock.RESET_VALUE,
                 DEFAULT_TABLE_BASE, List.of(), true, true, true, true, false);
     }
 

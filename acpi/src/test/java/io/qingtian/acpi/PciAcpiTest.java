@@ -1,9 +1,7 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.qingtian.hypervisor.devices.AcpiPm;
-import io.qingtian.hypervisor.pci.PciLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,10 +10,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** MCFG and \_SB_.PCI0 as ACPICA (iasl -d) reads them. */
 class PciAcpiTest {
-    static final PciLayout LAYOUT = PciLayout.forRamEnd(0x1_4000_0000L); // 4 GiB RAM: 3 low + 1 high
+    static final PciHostBridge LAYOUT = PciHostBridge.forRamEnd(0x1_4000_0000L); // 4 GiB RAM: 3 low + 1 high
 
     private static AcpiBlob tables() {
-        AcpiPm pm = new AcpiPm(() -> {}, () -> {});
+        AmlSource pm = PmBlock.S5;
         return AcpiTables.build(AcpiConfig.defaults(1).withDsdtSources(List.of(pm, new PciRootAml(LAYOUT))),
                 List.of(Mcfg.build(LAYOUT.ecamBase(), 0, 0, 0)));
     }

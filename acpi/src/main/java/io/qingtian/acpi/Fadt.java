@@ -1,6 +1,5 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
-import io.qingtian.hypervisor.devices.AcpiPm;
 
 /**
  * Fixed ACPI Description Table (signature "FACP"), revision 6 (ACPI 6.4 section 5.2.9,
@@ -9,7 +8,7 @@ import io.qingtian.hypervisor.devices.AcpiPm;
  * <p>Why <em>not</em> hardware-reduced: a hardware-reduced FADT (HW_REDUCED_ACPI) tells
  * the OS there is no PM1 register block, no PM timer, no fixed power button and no
  * legacy-free guarantee to negotiate, and poweroff must then go through SLEEP_CONTROL_REG
- * or a GED device. We have a real PM1a block ({@link AcpiPm}) and legacy ISA devices
+ * or a GED device. We have a real PM1a block ({@link PmBlock}) and legacy ISA devices
  * (COM1, RTC, i8042), so the classic fixed-hardware model is the honest description and
  * it is what the Debian kernel's ACPI core exercises best (QEMU q35 does the same).
  * SMI_CMD is zero, so the OS finds the machine already in ACPI mode (SCI_EN reads 1).
@@ -57,18 +56,18 @@ final class Fadt {
         t.u8(0); // ACPI_DISABLE
         t.u8(0); // S4BIOS_REQ
         t.u8(0); // PSTATE_CNT
-        t.u32(pm + AcpiPm.PM1A_EVT_OFFSET); // PM1a_EVT_BLK
+        t.u32(pm + PmBlock.PM1A_EVT_OFFSET); // PM1a_EVT_BLK
         t.u32(0); // PM1b_EVT_BLK
-        t.u32(pm + AcpiPm.PM1A_CNT_OFFSET); // PM1a_CNT_BLK
+        t.u32(pm + PmBlock.PM1A_CNT_OFFSET); // PM1a_CNT_BLK
         t.u32(0); // PM1b_CNT_BLK
         t.u32(0); // PM2_CNT_BLK
-        t.u32(pm + AcpiPm.PM_TMR_OFFSET); // PM_TMR_BLK
+        t.u32(pm + PmBlock.PM_TMR_OFFSET); // PM_TMR_BLK
         t.u32(0); // GPE0_BLK
         t.u32(0); // GPE1_BLK
-        t.u8(AcpiPm.PM1_EVT_LEN); // PM1_EVT_LEN
-        t.u8(AcpiPm.PM1_CNT_LEN); // PM1_CNT_LEN
+        t.u8(PmBlock.PM1_EVT_LEN); // PM1_EVT_LEN
+        t.u8(PmBlock.PM1_CNT_LEN); // PM1_CNT_LEN
         t.u8(0); // PM2_CNT_LEN
-        t.u8(AcpiPm.PM_TMR_LEN); // PM_TMR_LEN
+        t.u8(PmBlock.PM_TMR_LEN); // PM_TMR_LEN
         t.u8(0); // GPE0_BLK_LEN
         t.u8(0); // GPE1_BLK_LEN
         t.u8(0); // GPE1_BASE
@@ -91,12 +90,12 @@ final class Fadt {
         t.u8(MINOR_REVISION); // FADT Minor Version
         t.u64(0); // X_FIRMWARE_CTRL
         t.u64(dsdtAddress); // X_DSDT
-        t.gas(GenericAddress.io(pm + AcpiPm.PM1A_EVT_OFFSET, AcpiPm.PM1_EVT_LEN)); // X_PM1a_EVT_BLK
+        t.gas(GenericAddress.io(pm + PmBlock.PM1A_EVT_OFFSET, PmBlock.PM1_EVT_LEN)); // X_PM1a_EVT_BLK
         t.gas(GenericAddress.NONE); // X_PM1b_EVT_BLK
-        t.gas(GenericAddress.io(pm + AcpiPm.PM1A_CNT_OFFSET, AcpiPm.PM1_CNT_LEN)); // X_PM1a_CNT_BLK
+        t.gas(GenericAddress.io(pm + PmBlock.PM1A_CNT_OFFSET, PmBlock.PM1_CNT_LEN)); // X_PM1a_CNT_BLK
         t.gas(GenericAddress.NONE); // X_PM1b_CNT_BLK
         t.gas(GenericAddress.NONE); // X_PM2_CNT_BLK
-        t.gas(GenericAddress.io(pm + AcpiPm.PM_TMR_OFFSET, AcpiPm.PM_TMR_LEN)); // X_PM_TMR_BLK
+        t.gas(GenericAddress.io(pm + PmBlock.PM_TMR_OFFSET, PmBlock.PM_TMR_LEN)); // X_PM_TMR_BLK
         t.gas(GenericAddress.NONE); // X_GPE0_BLK
         t.gas(GenericAddress.NONE); // X_GPE1_BLK
         t.gas(GenericAddress.NONE); // SLEEP_CONTROL_REG (hardware-reduced only)

@@ -1,4 +1,4 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 /**
  * Generic Address Structure (ACPI 6.4 section 5.2.3.2, Table 5.1): where a register lives.

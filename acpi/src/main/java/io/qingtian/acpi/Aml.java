@@ -1,4 +1,4 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 import java.io.ByteArrayOutputStream;
 import java.util.Arrays;

@@ -1,4 +1,4 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 /**
  * The PCI Express memory-mapped configuration table "MCFG" (PCI Firmware Specification 3.2

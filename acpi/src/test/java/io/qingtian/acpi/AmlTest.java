@@ -1,13 +1,13 @@
-package io.qingtian.hypervisor.acpi;
+package io.qingtian.acpi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.qingtian.hypervisor.acpi.AmlWriter.FieldAccess;
-import io.qingtian.hypervisor.acpi.AmlWriter.FieldEntry;
-import io.qingtian.hypervisor.acpi.AmlWriter.FieldUpdate;
-import io.qingtian.hypervisor.acpi.AmlWriter.RegionSpace;
-import io.qingtian.hypervisor.acpi.ResourceTemplate.Cacheable;
+import io.qingtian.acpi.AmlWriter.FieldAccess;
+import io.qingtian.acpi.AmlWriter.FieldEntry;
+import io.qingtian.acpi.AmlWriter.FieldUpdate;
+import io.qingtian.acpi.AmlWriter.RegionSpace;
+import io.qingtian.acpi.ResourceTemplate.Cacheable;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
