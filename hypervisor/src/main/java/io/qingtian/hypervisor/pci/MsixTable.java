@@ -221,4 +221,40 @@ public final class MsixTable {
     public synchronized String toString() {
         return "MsixTable[size=" + size + ", enabled=" + enabled + ", pending=" + Arrays.toString(pending) + "]";
     }
+
+    // ---- snapshot (issue 8) ----
+
+    public synchronized boolean functionMasked() {
+        return functionMasked;
+    }
+
+    /** The table, 4 dwords per vector. */
+    public synchronized int[] saveTable() {
+        return table.clone();
+    }
+
+    /** The pending-bit array. */
+    public synchronized long[] savePending() {
+        return pending.clone();
+    }
+
+    /**
+     * Takes over a saved table, pending bits and Message Control state, then reports every
+     * vector's route (so KVM's GSI routes equal the table again). Pending vectors stay
+     * pending until the guest unmasks them, as they were.
+     */
+    public void restoreState(boolean enable, boolean maskAll, int[] savedTable, long[] savedPending) {
+        if (savedTable.length != table.length || savedPending.length != pending.length) {
+            throw new IllegalArgumentException("MSI-X table of " + savedTable.length / 4 + " vectors, this device has " + size);
+        }
+        synchronized (this) {
+            System.arraycopy(savedTable, 0, table, 0, table.length);
+            System.arraycopy(savedPending, 0, pending, 0, pending.length);
+            enabled = enable;
+            functionMasked = maskAll;
+        }
+        for (int v = 0; v < size; v++) {
+            reportRoute(v);
+        }
+    }
 }
