@@ -90,6 +90,91 @@ public class ApiBench {
                 call("DELETE", "/v1/instances/i" + i, null);
             }
             System.out.println("launch-to-running (POST -> guest console): " + pct(l));
+            lifecycle(state);
+        }
+    }
+
+    /**
+     * The lifecycle routes on one confined instance (tiny guest, 256 MiB): pause/resume through
+     * the card (HTTP -> card -> Unix socket -> hypervisor) next to the same PATCH /vm sent straight
+     * to the hypervisor's socket (the card's overhead), snapshot of a running instance
+     * (pause + PUT /snapshot/create + resume), and restore (new confined JVM + PUT /snapshot/load)
+     * next to a cold launch of the same instance.
+     */
+    static void lifecycle(Path state) throws Exception {
+        int cycles = Integer.parseInt(System.getenv().getOrDefault("CYCLES", "100"));
+        int snaps = Integer.parseInt(System.getenv().getOrDefault("SNAPSHOTS", "3"));
+        HttpResponse<String> h = call("POST", "/v1/instances", "{\"name\":\"lc\",\"kernel\":\"tiny.bzImage\",\"memoryMib\":256}");
+        if (h.statusCode() != 201) throw new AssertionError(h.body());
+        String id = JSON.readTree(h.body()).get("id").asText();
+        long[] pause = new long[cycles];
+        long[] resume = new long[cycles];
+        for (int i = 0; i < cycles; i++) {
+            long t = System.nanoTime();
+            h = call("POST", "/v1/instances/lc/pause", null);
+            pause[i] = System.nanoTime() - t;
+            if (h.statusCode() != 200) throw new AssertionError(h.body());
+            t = System.nanoTime();
+            h = call("POST", "/v1/instances/lc/resume", null);
+            resume[i] = System.nanoTime() - t;
+            if (h.statusCode() != 200) throw new AssertionError(h.body());
+        }
+        System.out.println("pause  POST /v1/instances/lc/pause  (card):   " + pct(pause));
+        System.out.println("resume POST /v1/instances/lc/resume (card):   " + pct(resume));
+        io.qingtian.card.instance.HypervisorApi hv = new io.qingtian.card.instance.HypervisorApi(
+                state.resolve("instances").resolve(id).resolve("api/firecracker.sock"));
+        long[] dp = new long[cycles];
+        long[] dr = new long[cycles];
+        java.time.Duration to = java.time.Duration.ofSeconds(30);
+        for (int i = 0; i < cycles; i++) {
+            long t = System.nanoTime();
+            hv.patch("/vm", java.util.Map.of("state", "Paused"), to);
+            dp[i] = System.nanoTime() - t;
+            t = System.nanoTime();
+            hv.patch("/vm", java.util.Map.of("state", "Resumed"), to);
+            dr[i] = System.nanoTime() - t;
+        }
+        System.out.println("peer: PATCH /vm Paused  straight to the hypervisor socket: " + pct(dp));
+        System.out.println("peer: PATCH /vm Resumed straight to the hypervisor socket: " + pct(dr));
+        long[] sn = new long[snaps];
+        for (int i = 0; i < snaps; i++) {
+            long t = System.nanoTime();
+            h = call("POST", "/v1/instances/lc/snapshot", "{\"name\":\"s" + i + "\"}");
+            sn[i] = System.nanoTime() - t;
+            if (h.statusCode() != 201) throw new AssertionError(h.body());
+            com.fasterxml.jackson.databind.JsonNode n = JSON.readTree(h.body());
+            System.out.printf("snapshot s%d of the running instance: %.1f ms through the API (card-measured pause+create+resume %.1f ms); "
+                    + "state %d B, memory file %d MiB (sparse: %d KiB on disk)%n", i, sn[i] / 1e6, n.get("millis").asDouble(),
+                    n.get("stateBytes").asLong(), n.get("memoryFileBytes").asLong() >> 20, diskKib(state, n));
+        }
+        System.out.println("snapshot POST (256 MiB guest): " + pct(sn));
+        long[] rs = new long[snaps];
+        long[] cold = new long[snaps];
+        for (int i = 0; i < snaps; i++) {
+            call("POST", "/v1/instances/lc/stop", null);
+            long t = System.nanoTime();
+            h = call("POST", "/v1/instances/lc/restore", "{\"snapshot\":\"s" + i + "\"}");
+            rs[i] = System.nanoTime() - t;
+            if (h.statusCode() != 200) throw new AssertionError(h.body());
+            call("POST", "/v1/instances/lc/stop", null);
+            t = System.nanoTime();
+            h = call("POST", "/v1/instances/lc/start", null);
+            cold[i] = System.nanoTime() - t;
+            if (h.statusCode() != 200) throw new AssertionError(h.body());
+        }
+        System.out.println("restore POST -> RUNNING (new confined JVM + snapshot/load): " + pct(rs));
+        System.out.println("peer: start POST -> RUNNING (new confined JVM + cold boot setup): " + pct(cold));
+        call("DELETE", "/v1/instances/lc", null);
+    }
+
+    /** du -k of the snapshot's memory file (st_blocks; Java's file attributes do not expose it). */
+    static long diskKib(Path state, com.fasterxml.jackson.databind.JsonNode snap) throws Exception {
+        try (var s = Files.walk(state.resolve("snapshots"))) {
+            Path mem = s.filter(p -> p.endsWith(snap.get("name").asText() + "/memory")).findFirst().orElseThrow();
+            Process p = new ProcessBuilder("du", "-k", mem.toString()).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            p.waitFor();
+            return Long.parseLong(out.split("\\s+")[0]);
         }
     }
 

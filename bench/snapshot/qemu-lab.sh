@@ -52,7 +52,7 @@ for M in "256 16" "1024 16"; do
   exec 3> /tmp/monin
   n=0; until grep -q '^count 2' /tmp/q.out 2>/dev/null; do sleep 0.5; n=$((n+1)); [ $n -gt 900 ] && break; done
   echo "== QEMU in the lab, ${MEM} MiB guest, ${FILL} MiB random data"
-  T0=$(ms); echo "stop" >&3; echo 'migrate "exec:cat > /tmp/q.mig"' >&3
+  T0=$(ms); echo 'migrate "exec:cat > /tmp/q.mig"' >&3 # live: the stream records "running", so the destination starts by itself
   n=0; until grep -q 'Migration status: completed' /tmp/mon.out; do echo "info migrate" >&3; sleep 0.1; n=$((n+1)); [ $n -gt 3000 ] && break; done
   T1=$(ms); echo "QEMU save (stop + migrate to file): $((T1-T0)) ms, file $(stat -c %s /tmp/q.mig) bytes"
   echo "quit" >&3; exec 3>&-; wait $PQ || true

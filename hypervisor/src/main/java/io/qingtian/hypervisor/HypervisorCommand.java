@@ -246,6 +246,11 @@ public final class HypervisorCommand implements Runnable {
                     vmm.putNetworkInterface("net" + i, io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec.parseNet(nets.get(i)));
                 }
             };
+            if (seccomp) {
+                // Before the API serves anything: every VM this process builds or restores, and
+                // the API server itself, run under the filter (the card launches with --seccomp).
+                io.qingtian.sys.Seccomp.installHypervisorFilter();
+            }
             return io.qingtian.hypervisor.api.ApiRunner.run(apiSock, configFile, preset, id,
                     new Console(new FileOutputStream(FileDescriptor.out), System.in), timeoutSeconds,
                     flavourWarning(KvmFlavour.detect()), System.err);

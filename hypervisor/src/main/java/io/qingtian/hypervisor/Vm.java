@@ -58,6 +58,18 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
         return vcpus;
     }
 
+    // Set by VmBuilder: the devices a snapshot saves and a restore fills (issue 8).
+    private volatile io.qingtian.hypervisor.snapshot.PlatformDevices snapshotDevices;
+
+    /** The devices whose state a snapshot carries; null for VMs assembled without {@link VmBuilder}. */
+    public io.qingtian.hypervisor.snapshot.PlatformDevices snapshotDevices() {
+        return snapshotDevices;
+    }
+
+    public void setSnapshotDevices(io.qingtian.hypervisor.snapshot.PlatformDevices devices) {
+        this.snapshotDevices = devices;
+    }
+
     /** Something closed after the vCPUs stop and before the memory goes (devices, input readers). */
     public void addResource(AutoCloseable r) {
         resources.add(r);

@@ -185,6 +185,7 @@ public final class VmBuilder {
             Vm result = new Vm(kvm, vm, ram, pio, mmio, vcpus);
             self.set(result);
             trace.mark("done");
+            result.setSnapshotDevices(new io.qingtian.hypervisor.snapshot.PlatformDevices(serial, i8042, rtc, pm, pci.functions()));
             result.addResource(pci);
             result.addResource(rtc);
             result.addResource(serial);

@@ -74,13 +74,16 @@ public final class ApiHandler extends Handler.Abstract {
         Principal who = null;
         Reply reply;
         try {
+            // The body (at most MAX_BODY) is read before anything can refuse the request: an unread
+            // body makes Jetty close the connection after the answer, which a client that pools
+            // connections (java.net.http) may meet as "received no bytes" on its next request.
+            byte[] body = readBody(request);
             String auth = request.getHeaders().get(HttpHeader.AUTHORIZATION);
             if (auth == null || !auth.startsWith("Bearer ")) {
                 throw new ApiException(401, "missing Authorization: Bearer TOKEN");
             }
             who = tenants.authenticate(auth.substring(7).trim())
                     .orElseThrow(() -> new ApiException(401, "invalid or revoked token"));
-            byte[] body = readBody(request);
             reply = route(who, method, path, body, request.getHttpURI().getQuery());
         } catch (ApiException e) {
             reply = error(e.status(), e.getMessage());
@@ -251,7 +254,7 @@ public final class ApiHandler extends Handler.Abstract {
                 if (n == 2 && m.equals("DELETE")) {
                     return json(200, api.deleteInstance(p, s[1]));
                 }
-                if (n == 3 && m.equals("POST") && (s[2].equals("start") || s[2].equals("stop") || s[2].equals("reboot"))) {
+                if (n == 3 && m.equals("POST") && java.util.Set.of("start", "stop", "reboot", "pause", "resume").contains(s[2])) {
                     noBody(b);
                     return json(200, api.instanceAction(p, s[1], s[2]));
                 }
@@ -260,6 +263,20 @@ public final class ApiHandler extends Handler.Abstract {
                 }
                 if (n == 3 && m.equals("POST") && s[2].equals("attestation")) {
                     return json(200, api.attest(p, s[1], body(b, ApiRequests.Attest.class)));
+                }
+                if (n == 3 && m.equals("POST") && s[2].equals("snapshot")) {
+                    return json(201, api.createSnapshot(p, s[1], body(b, ApiRequests.CreateSnapshot.class)));
+                }
+                if (n == 3 && m.equals("GET") && s[2].equals("snapshots")) {
+                    noBody(b);
+                    return json(200, api.listSnapshots(p, s[1]));
+                }
+                if (n == 4 && m.equals("DELETE") && s[2].equals("snapshots")) {
+                    noBody(b);
+                    return json(200, api.deleteSnapshot(p, s[1], s[3]));
+                }
+                if (n == 3 && m.equals("POST") && s[2].equals("restore")) {
+                    return json(200, api.restore(p, s[1], body(b, ApiRequests.Restore.class)));
                 }
             }
             case "vpcs" -> {

@@ -18,6 +18,12 @@ public final class ApiRequests {
             Integer cpus, Integer memoryMib, List<String> volumes, List<String> nics, String restartPolicy,
             Boolean start) {}
 
+    /** {@code POST /v1/instances/{name}/snapshot}. */
+    public record CreateSnapshot(String name) {}
+
+    /** {@code POST /v1/instances/{name}/restore}. */
+    public record Restore(String snapshot) {}
+
     public record CreateVpc(String name, String cidr) {}
 
     public record CreateSubnet(String name, String vpc, String cidr, String dns) {}

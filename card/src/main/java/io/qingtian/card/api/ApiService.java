@@ -7,8 +7,11 @@ import io.qingtian.card.api.ApiRequests.CreateNic;
 import io.qingtian.card.api.ApiRequests.CreateSecurityGroup;
 import io.qingtian.card.api.ApiRequests.CreateSubnet;
 import io.qingtian.card.api.ApiRequests.CreateTenant;
+import io.qingtian.card.api.ApiRequests.CreateSnapshot;
 import io.qingtian.card.api.ApiRequests.CreateVolume;
 import io.qingtian.card.api.ApiRequests.CreateVpc;
+import io.qingtian.card.api.ApiRequests.Restore;
+import io.qingtian.card.instance.HypervisorFailure;
 import io.qingtian.card.instance.InstanceManager;
 import io.qingtian.card.instance.InstanceSpec;
 import io.qingtian.card.instance.InstanceView;
@@ -239,11 +242,7 @@ public final class ApiService {
         }
         InstanceSpec spec = new InstanceSpec(own(p, name), p.tenantId(), name, str(kernel), str(initramfs),
                 r.cmdline(), str(manifest), cpus, mem, vols, nics, policy);
-        try {
-            return instances.create(spec, r.start() == null || r.start());
-        } catch (IllegalStateException e) {
-            throw new ApiException(409, e.getMessage());
-        }
+        return lifecycle(() -> instances.create(spec, r.start() == null || r.start()));
     }
 
     private static String str(Path p) {
@@ -252,16 +251,71 @@ public final class ApiService {
 
     public Object instanceAction(Principal p, String name, String action) throws IOException {
         String id = getInstance(p, name).id();
+        return lifecycle(() -> switch (action) {
+            case "start" -> instances.start(id);
+            case "stop" -> instances.stop(id);
+            case "reboot" -> instances.reboot(id);
+            case "pause" -> instances.pause(id);
+            case "resume" -> instances.resume(id);
+            default -> throw ApiException.notFound("action", action);
+        });
+    }
+
+    /** An operation on an instance's hypervisor. */
+    interface Lifecycle<T> {
+        T run() throws IOException;
+    }
+
+    /**
+     * Maps the instance manager's outcomes: a wrong state is 409 and changes nothing; a setup or
+     * request the hypervisor refused is 400 with its fault_message (the instance's lastExit keeps
+     * it too); a hypervisor that did not come up or answer is 503 (not a card bug, not the
+     * caller's mistake).
+     */
+    static <T> T lifecycle(Lifecycle<T> op) throws IOException {
         try {
-            return switch (action) {
-                case "start" -> instances.start(id);
-                case "stop" -> instances.stop(id);
-                case "reboot" -> instances.reboot(id);
-                default -> throw ApiException.notFound("action", action);
-            };
+            return op.run();
         } catch (IllegalStateException e) {
             throw new ApiException(409, e.getMessage());
+        } catch (HypervisorFailure e) {
+            throw new ApiException(e.refused() ? 400 : 503, e.getMessage());
         }
+    }
+
+    public Object createSnapshot(Principal p, String name, CreateSnapshot r) throws IOException {
+        String id = getInstance(p, name).id();
+        String snap = Validate.name("name", r.name());
+        return lifecycle(() -> instances.snapshot(id, snap));
+    }
+
+    public Object listSnapshots(Principal p, String name) throws IOException {
+        return instances.snapshots(getInstance(p, name).id());
+    }
+
+    public Object deleteSnapshot(Principal p, String name, String snapshot) throws IOException {
+        String id = getInstance(p, name).id();
+        try {
+            instances.deleteSnapshot(id, Validate.name("snapshot", snapshot));
+        } catch (java.util.NoSuchElementException e) {
+            throw notFound(e, name, snapshot);
+        }
+        return Map.of("deleted", snapshot);
+    }
+
+    public Object restore(Principal p, String name, Restore r) throws IOException {
+        String id = getInstance(p, name).id();
+        String snap = Validate.name("snapshot", r.snapshot());
+        try {
+            return lifecycle(() -> instances.restore(id, snap));
+        } catch (java.util.NoSuchElementException e) {
+            throw notFound(e, name, snap);
+        }
+    }
+
+    /** The snapshot is missing, or the instance itself went away meanwhile (deleted by another request). */
+    private static ApiException notFound(java.util.NoSuchElementException e, String instance, String snapshot) {
+        return ("snapshot " + snapshot).equals(e.getMessage()) ? ApiException.notFound("snapshot", snapshot)
+                : ApiException.notFound("instance", instance);
     }
 
     public Object deleteInstance(Principal p, String name) throws IOException {

@@ -7,9 +7,23 @@ package io.qingtian.card.instance;
  * Java's {@link Process#exitValue()} reports for a killed child; SIGSYS = seccomp).
  *
  * @param requested the card stopped it (stop, reboot, delete, card shutdown)
+ * @param detail    what the hypervisor's API said when it refused its setup (Firecracker's
+ *                  {@code fault_message}, prefixed with the request), or null
  */
-public record ExitReason(int code, Integer signal, String meaning, boolean requested, String time) {
+public record ExitReason(int code, Integer signal, String meaning, boolean requested, String time, String detail) {
+    /** Code 2: the hypervisor answered a setup request with a fault; the card then ended the process. */
+    public static final int REFUSED = 2;
+
     public static ExitReason of(int code, boolean requested) {
+        return of(code, requested, null);
+    }
+
+    /** The hypervisor refused a setup request ({@code detail}, e.g. "PUT /boot-source: 400 ..."); the card ended it. */
+    public static ExitReason refused(String detail) {
+        return of(REFUSED, false, detail);
+    }
+
+    public static ExitReason of(int code, boolean requested, String detail) {
         Integer sig = code > 128 && code < 128 + 65 ? code - 128 : null;
         String meaning;
         if (sig != null) {
@@ -27,7 +41,7 @@ public record ExitReason(int code, Integer signal, String meaning, boolean reque
                 default -> "exit status " + code;
             };
         }
-        return new ExitReason(code, sig, meaning, requested, java.time.Instant.now().toString());
+        return new ExitReason(code, sig, meaning, requested, java.time.Instant.now().toString(), detail);
     }
 
     /** Worth a restart under {@link RestartPolicy#ON_FAILURE}. */

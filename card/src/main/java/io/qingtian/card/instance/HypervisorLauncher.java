@@ -32,25 +32,22 @@ public record HypervisorLauncher(List<String> prefix) {
                 "io.qingtian.cli.Qt"));
     }
 
-    /** {@code qt hypervisor run ... --seccomp} for one launch. */
-    public List<String> command(Path kernel, Path initramfs, String cmdline, int cpus, int memoryMib,
-            List<Path> diskSockets, List<String> nets) {
+    /** The same launcher with JVM options after the java executable (e.g. an AOT cache). */
+    public HypervisorLauncher withJvmOptions(List<String> options) {
+        List<String> p = new ArrayList<>(prefix);
+        p.addAll(Math.min(1, p.size()), options);
+        return new HypervisorLauncher(p);
+    }
+
+    /**
+     * {@code qt hypervisor run --api-sock SOCK --id ID --seccomp}: the hypervisor serves
+     * Firecracker's API and waits; the card then configures it over the socket
+     * ({@link HypervisorSetup}). The seccomp filter is installed before the API serves its first
+     * request, so it covers everything the process does for the guest.
+     */
+    public List<String> command(Path apiSocket, String id) {
         List<String> c = new ArrayList<>(prefix);
-        c.addAll(List.of("hypervisor", "run", "--kernel", kernel.toString()));
-        if (initramfs != null) {
-            c.addAll(List.of("--initramfs", initramfs.toString()));
-        }
-        if (cmdline != null) {
-            c.addAll(List.of("--cmdline", cmdline));
-        }
-        c.addAll(List.of("--cpus", Integer.toString(cpus), "--memory", memoryMib + "M"));
-        for (Path d : diskSockets) {
-            c.addAll(List.of("--disk", "socket=" + d));
-        }
-        for (String n : nets) {
-            c.addAll(List.of("--net", n));
-        }
-        c.add("--seccomp");
+        c.addAll(List.of("hypervisor", "run", "--api-sock", apiSocket.toString(), "--id", id, "--seccomp"));
         return c;
     }
 }

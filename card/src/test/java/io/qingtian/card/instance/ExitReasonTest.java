@@ -18,6 +18,15 @@ class ExitReasonTest {
     }
 
     @Test
+    void aRefusedSetupKeepsTheHypervisorsMessageAndIsNotRestarted() {
+        ExitReason r = ExitReason.refused("PUT /boot-source: 400 boot-source: no such file /k");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.meaning()).contains("refused its configuration");
+        assertThat(r.detail()).contains("no such file /k");
+        assertThat(ExitReason.of(0, false).detail()).isNull();
+    }
+
+    @Test
     void decodesSignalsAndSeccompKills() {
         ExitReason k = ExitReason.of(137, false);
         assertThat(k.signal()).isEqualTo(9);
@@ -42,8 +51,7 @@ class ExitReasonTest {
         assertThat(cmd.subList(cmd.size() - 2, cmd.size())).containsExactly("java", "-version");
         assertThat(new Confinement(false, 1, 1).command(0, null, List.of("x"))).doesNotContain("setpriv");
         HypervisorLauncher l = new HypervisorLauncher(List.of("qt"));
-        assertThat(l.command(Path.of("/k"), null, "c", 2, 64, List.of(Path.of("/s")), List.of("socket=/n,mac=m")))
-                .containsExactly("qt", "hypervisor", "run", "--kernel", "/k", "--cmdline", "c", "--cpus", "2",
-                        "--memory", "64M", "--disk", "socket=/s", "--net", "socket=/n,mac=m", "--seccomp");
+        assertThat(l.command(Path.of("/s/api.sock"), "t1.web"))
+                .containsExactly("qt", "hypervisor", "run", "--api-sock", "/s/api.sock", "--id", "t1.web", "--seccomp");
     }
 }

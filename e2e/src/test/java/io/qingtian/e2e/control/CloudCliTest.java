@@ -58,6 +58,12 @@ class CloudCliTest {
 
     @BeforeAll
     static void start() throws Exception {
+        Path state = tmp.resolve("state");
+        Files.createDirectories(state.resolve("images"));
+        Files.write(state.resolve("images/ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
+        for (Path p : List.of(tmp, state)) { // confined hypervisors run as other uids
+            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+        }
         card = CardDaemon.start(new StateDir(tmp.resolve("state")), Exporters.vhostUser(), new ControlPlane.Options(null,
                 null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 642_000));
         admin = Files.readString(tmp.resolve("state/control/admin.token")).trim();
@@ -96,6 +102,48 @@ class CloudCliTest {
         assertThat(down.err().strip()).startsWith("qt: cannot reach the card at http://127.0.0.1:1");
         Result bad = qt(as(tenant), "cloud", "volume", "create", "d2", "--size", "1K");
         assertThat(bad.err().strip()).startsWith("qt: size must be between");
+    }
+
+    @Test
+    void lifecycleCommandsReportWrongStatesInOneLine() throws Exception {
+        Result c = qt(as(tenant), "cloud", "instance", "create", "idle", "--kernel", "ticker.bzImage", "--memory-mib", "64",
+                "--no-start");
+        assertThat(c.exit()).as(c.err()).isZero();
+        Result p = qt(as(tenant), "cloud", "instance", "pause", "idle");
+        assertThat(p.exit()).isEqualTo(2);
+        assertThat(p.err().strip()).isEqualTo("qt: cannot pause instance idle: it is STOPPED");
+        Result r = qt(as(tenant), "cloud", "instance", "restore", "idle", "s1");
+        assertThat(r.err().strip()).isEqualTo("qt: snapshot s1 not found");
+        Result list = qt(as(tenant), "cloud", "instance", "snapshots", "idle", "-o", "json");
+        assertThat(list.exit()).as(list.err()).isZero();
+        assertThat(new ObjectMapper().readTree(list.out()).isEmpty()).isTrue();
+        Result help = qt(Map.of(), "cloud", "instance", "--help");
+        assertThat(help.out()).contains("pause").contains("resume").contains("snapshot").contains("snapshots")
+                .contains("snapshot-delete").contains("restore");
+    }
+
+    @Test
+    @org.junit.jupiter.api.Tag("kvm")
+    void pauseSnapshotStopRestoreThroughTheCli() throws Exception {
+        Result c = qt(as(tenant), "cloud", "instance", "create", "t1", "--kernel", "ticker.bzImage", "--memory-mib", "64");
+        assertThat(c.exit()).as(c.err()).isZero();
+        assertThat(c.out()).contains("RUNNING");
+        Result p = qt(as(tenant), "cloud", "instance", "pause", "t1");
+        assertThat(p.exit()).as(p.err()).isZero();
+        assertThat(p.out()).contains("NAME").contains("PAUSED");
+        Result s = qt(as(tenant), "cloud", "instance", "snapshot", "t1", "first");
+        assertThat(s.exit()).as(s.err()).isZero();
+        assertThat(s.out().lines().findFirst().orElse("")).contains("NAME").contains("INSTANCE").contains("MILLIS");
+        assertThat(s.out()).contains("first").contains("t1");
+        assertThat(qt(as(tenant), "cloud", "instance", "stop", "t1").exit()).isZero();
+        Result r = qt(as(tenant), "cloud", "instance", "restore", "t1", "first", "-o", "json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        JsonNode v = new ObjectMapper().readTree(r.out());
+        assertThat(v.get("state").asText()).isEqualTo("RUNNING");
+        assertThat(v.get("restoredFrom").asText()).isEqualTo("first");
+        assertThat(qt(as(tenant), "cloud", "instance", "resume", "t1").err().strip())
+                .isEqualTo("qt: cannot resume instance t1: it is RUNNING (only a PAUSED instance can be resumed)");
+        assertThat(qt(as(tenant), "cloud", "instance", "delete", "t1").exit()).isZero();
     }
 
     @Test

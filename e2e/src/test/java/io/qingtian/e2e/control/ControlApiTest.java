@@ -98,6 +98,12 @@ class ControlApiTest {
             new String[] {"POST", "/v1/instances/idle/stop", null},
             new String[] {"POST", "/v1/instances/idle/reboot", null},
             new String[] {"GET", "/v1/instances/idle/console", null},
+            new String[] {"POST", "/v1/instances/idle/pause", null},
+            new String[] {"POST", "/v1/instances/idle/resume", null},
+            new String[] {"POST", "/v1/instances/idle/snapshot", "{\"name\":\"s1\"}"},
+            new String[] {"GET", "/v1/instances/idle/snapshots", null},
+            new String[] {"DELETE", "/v1/instances/idle/snapshots/s1", null},
+            new String[] {"POST", "/v1/instances/idle/restore", "{\"snapshot\":\"s1\"}"},
             new String[] {"POST", "/v1/instances/idle/attestation", "{\"nonce\":\"00ff\"}"},
             new String[] {"POST", "/v1/security-groups/web/rules", "{\"proto\":\"tcp\",\"ports\":\"80\",\"from\":\"0.0.0.0/0\"}"},
             new String[] {"POST", "/v1/instances", "{\"name\":\"x\",\"kernel\":\"tiny.bzImage\",\"volumes\":[\"v1\"],\"start\":false}"},
@@ -177,6 +183,35 @@ class ControlApiTest {
         assertThat(sb.body().get("error").asText()).contains("tiny.bzImage").contains("--trust");
         assertThat(call(tokenA, "GET", "/v1/instances/sb", null).status()).isEqualTo(404);
         assertThat(call(tokenA, "GET", "/v1/nope", null).status()).isEqualTo(404);
+    }
+
+    @Test
+    void lifecycleRequestsInTheWrongStateAre409AndChangeNothing() throws Exception {
+        Map<String, String> cases = Map.of(
+                "pause", "cannot pause instance idle: it is STOPPED",
+                "resume", "cannot resume instance idle: it is STOPPED (only a PAUSED instance can be resumed)",
+                "snapshot", "cannot snapshot instance idle: it is STOPPED (snapshots are taken of a RUNNING or PAUSED instance)");
+        for (var c : cases.entrySet()) {
+            R r = call(tokenA, "POST", "/v1/instances/idle/" + c.getKey(), c.getKey().equals("snapshot") ? "{\"name\":\"s1\"}" : null);
+            assertThat(r.status()).as(c.getKey() + " " + r.text()).isEqualTo(409);
+            assertThat(r.body().get("error").asText()).isEqualTo(c.getValue());
+            JsonNode v = call(tokenA, "GET", "/v1/instances/idle", null).body();
+            assertThat(v.get("state").asText()).isEqualTo("STOPPED");
+            assertThat(v.get("pid").isNull()).isTrue();
+        }
+        assertThat(call(tokenA, "GET", "/v1/instances/idle/snapshots", null).body()).isEmpty();
+        R missing = call(tokenA, "POST", "/v1/instances/idle/restore", "{\"snapshot\":\"nope\"}");
+        assertThat(missing.status()).isEqualTo(404);
+        assertThat(missing.body().get("error").asText()).isEqualTo("snapshot nope not found");
+        assertThat(call(tokenA, "DELETE", "/v1/instances/idle/snapshots/nope", null).status()).isEqualTo(404);
+        R noName = call(tokenA, "POST", "/v1/instances/idle/restore", "{}");
+        assertThat(noName.status()).isEqualTo(400);
+        assertThat(noName.body().get("error").asText()).isEqualTo("snapshot is required");
+        R badName = call(tokenA, "POST", "/v1/instances/idle/snapshot", "{\"name\":\"../x\"}");
+        assertThat(badName.status()).isEqualTo(400);
+        assertThat(badName.body().get("error").asText()).startsWith("name must match");
+        assertThat(call(tokenA, "POST", "/v1/instances/idle/pause", "{}").status()).as("pause takes no body").isEqualTo(400);
+        assertThat(call(tokenA, "GET", "/v1/instances/idle", null).body().get("state").asText()).isEqualTo("STOPPED");
     }
 
     @Test

@@ -1,11 +1,10 @@
 package io.qingtian.e2e.pci;
 
+import static io.qingtian.e2e.pci.CardLab.find;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.lab.GuestInitramfs;
 import io.qingtian.lab.GuestKernel;
-import io.qingtian.lab.Lab;
-import io.qingtian.lab.LabRequest;
 import io.qingtian.lab.LabResult;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -46,12 +45,7 @@ class PciLabTest {
     @TempDir
     Path tmp;
 
-    static final String INIT = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
-            mount -t devtmpfs devtmpfs /dev
-            %s
+    static final String INIT = CardLab.L2_PRELUDE + """
             S=$(sed -n 's/.*qt.scenario=\\([a-z]*\\).*/\\1/p' /proc/cmdline)
             echo "L2 rng $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | md5sum | cut -c1-8)"
             sum() { dd if=/dev/vda bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1; }
@@ -81,28 +75,20 @@ class PciLabTest {
             esac
             echo "L2 end"
             poweroff -f
-            """.formatted(GuestInitramfs.LOAD_MODULES);
+            """;
 
     static final String SCRIPT = """
             J="java -cp /tmp/tc:/opt/qt/qingtian-cli.jar:/opt/qt/lib/*"
-            CMD="console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
-            waitsock() { for i in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.1; done; echo "L1 no socket $1"; return 1; }
-            hv() { name=$1; shift; echo "L1 boot $name"
-                   qt hypervisor run --kernel "$QT_GUEST_KERNEL" --initramfs /tmp/l2.cpio --memory 256M --timeout 240 "$@" > /tmp/$name.log 2>&1
-                   echo "L1 hv-exit $name $?"; grep -E '^L2 ' /tmp/$name.log | sed "s/^L2 /L2 $name /"
-                   grep -q '^L2 end' /tmp/$name.log || tail -40 /tmp/$name.log; }
-            filesum() { echo "L1 filesum $1 $(dd if=$2 bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)"; }
             for f in card qsd mq b c; do dd if=/dev/zero of=/tmp/$f.img bs=1M count=32 2>/dev/null; done
 
             # 1. the card daemon: a volume exported over vhost-user; the guest reboots, the card stays
-            qt card run --state /tmp/card > /tmp/card.log 2>&1 & P=$!
-            for i in $(seq 1 100); do qt card volume list --state /tmp/card >/dev/null 2>&1 && break; sleep 0.5; done
-            qt card volume create data --size 32M --state /tmp/card
-            qt card volume export data --vhost-user /tmp/card.sock --state /tmp/card
+            card_up
+            card volume create data --size 32M
+            card volume export data --vhost-user /tmp/card.sock
             waitsock /tmp/card.sock || tail -20 /tmp/card.log
             hv card-write --disk socket=/tmp/card.sock --cmdline "$CMD qt.scenario=write"
             hv card-verify --disk socket=/tmp/card.sock --cmdline "$CMD qt.scenario=verify"
-            kill $P; wait $P
+            kill $CARD; wait $CARD
             filesum card /tmp/card/volumes/data.img
 
             # 2. qemu-storage-daemon, the verify boot on INTx (pci=nomsi)
@@ -146,18 +132,10 @@ class PciLabTest {
                 .writeTo(initrd);
         Path tc = tmp.resolve("tc");
         copyHelpers(tc);
-        Path script = tmp.resolve("pci.sh");
-        Files.writeString(script, SCRIPT);
-        LabRequest req = LabRequest.of("sh", "/tmp/pci.sh")
-                .withFile(initrd, "/tmp/l2.cpio").withFile(tc, "/tmp/tc").withFile(script, "/tmp/pci.sh")
-                .withTimeout(Duration.ofMinutes(15));
         Path qsd = qsdBundle();
-        if (qsd != null) {
-            req = req.withFile(qsd, "/tmp/qsd");
-        }
-        LabResult r = new Lab().run(req, System.out, System.err);
+        LabResult r = CardLab.run(tmp, initrd, SCRIPT, Duration.ofMinutes(15),
+                req -> qsd == null ? req.withFile(tc, "/tmp/tc") : req.withFile(tc, "/tmp/tc").withFile(qsd, "/tmp/qsd"));
         String out = r.stdout();
-        assertThat(r.exitCode()).as("stderr: %s", r.stderr()).isZero();
         assertThat(out).contains("L1 done");
 
         // every boot powered off cleanly and saw entropy from virtio-rng
@@ -198,12 +176,6 @@ class PciLabTest {
         assertThat(tx).as("frames the guest sent").isPositive();
         assertThat(rx).as("frames echoed back into the guest").isPositive();
         assertThat(Long.parseLong(find(out, "echo-net: tx=(\\d+)"))).isPositive();
-    }
-
-    private static String find(String text, String regex) {
-        Matcher m = Pattern.compile(regex).matcher(text);
-        assertThat(m.find()).as("output has /%s/:%n%s", regex, text).isTrue();
-        return m.group(1);
     }
 
     /** The helper mains (card disk server, echo NIC) as class files for L1's java. */

@@ -259,13 +259,13 @@ public final class VmmController {
         long t0 = System.nanoTime();
         long t1 = t0;
         Vm restored;
-        boolean rng;
+        PciDevicesConfig restoredDevices;
         try {
             VmSnapshot.Loaded loaded = VmSnapshot.load(statePath, memPath);
             t1 = System.nanoTime();
             // QT_RESTORE_MEMORY=copy: restore into a fresh memfd (what vhost-user devices will need), for measurements.
             restored = VmSnapshot.restore(loaded, console, "copy".equals(System.getenv("QT_RESTORE_MEMORY")), warnings);
-            rng = loaded.meta().rng();
+            restoredDevices = loaded.pciDevices();
             vcpus = loaded.meta().vcpus();
             memMib = loaded.meta().memoryBytes() >> 20;
         } catch (SnapshotException e) {
@@ -273,13 +273,14 @@ public final class VmmController {
         } catch (IOException | LinuxException | UserError | IllegalArgumentException e) {
             throw ApiException.badRequest("snapshot/load: cannot restore: " + e.getMessage());
         }
-        adopt(restored, new PciDevicesConfig(List.of(), List.of(), rng),
+        adopt(restored, restoredDevices,
                 resume ? State.RUNNING : State.PAUSED);
         long t2 = System.nanoTime();
         events.accept(String.format("snapshot loaded in %.1f ms (read+check %.1f ms, map memory+build VM+set state %.1f ms; "
                         + "%d vCPUs, %d MiB %s from %s), %s",
                 (t2 - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, vcpus, memMib,
-                "copy".equals(System.getenv("QT_RESTORE_MEMORY")) ? "copied" : "mapped", memPath, resume ? "running" : "paused"));
+                "copy".equals(System.getenv("QT_RESTORE_MEMORY")) || !restoredDevices.disks().isEmpty()
+                        || !restoredDevices.nets().isEmpty() ? "copied" : "mapped", memPath, resume ? "running" : "paused"));
         warnings.forEach(w -> events.accept("snapshot load warning: " + w));
         return warnings;
     }

@@ -5,6 +5,7 @@ import io.qingtian.acpi.AmlWriter;
 import io.qingtian.acpi.PmBlock;
 import io.qingtian.hypervisor.bus.BusDevice;
 import io.qingtian.hypervisor.bus.IrqLine;
+import io.qingtian.hypervisor.snapshot.AcpiPmState;
 import java.util.function.LongSupplier;
 
 /**
@@ -74,7 +75,7 @@ public final class AcpiPm implements BusDevice, AmlSource {
     private final Runnable reset;
     private final IrqLine sci;
     private final LongSupplier nanoTime;
-    private final long timerOrigin;
+    private long timerOrigin; // final but for restoreState
 
     private int pm1Sts;
     private int pm1En;
@@ -211,5 +212,24 @@ public final class AcpiPm implements BusDevice, AmlSource {
             sciLevel = level;
             sci.set(level);
         }
+    }
+
+    // ---- snapshot (issue 8) ----
+
+    public synchronized AcpiPmState saveState() {
+        return new AcpiPmState(pm1Sts, pm1En, pm1Cnt, timerValue());
+    }
+
+    /** Takes over a saved state; the PM timer counts on from the saved value. */
+    public synchronized void restoreState(AcpiPmState s) {
+        pm1Sts = s.pm1Sts() & STS_BITS;
+        pm1En = s.pm1En() & EN_BITS;
+        pm1Cnt = (s.pm1Cnt() & (BM_RLD | SLP_TYP_MASK)) | SCI_EN;
+        // timerValue() = ticks(now - origin): pick the origin that makes it the saved value now.
+        long savedNanos = s.timerTicks() / PM_TIMER_HZ * 1_000_000_000L
+                + (s.timerTicks() % PM_TIMER_HZ) * 1_000_000_000L / PM_TIMER_HZ;
+        timerOrigin = nanoTime.getAsLong() - savedNanos;
+        sciLevel = false;
+        updateSci();
     }
 }

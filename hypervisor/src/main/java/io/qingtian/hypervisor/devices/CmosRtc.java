@@ -2,6 +2,7 @@ package io.qingtian.hypervisor.devices;
 
 import io.qingtian.acpi.LegacyDevices;
 import io.qingtian.hypervisor.bus.IrqLine;
+import io.qingtian.hypervisor.snapshot.RtcState;
 import java.time.DateTimeException;
 import java.time.Instant;
 import java.time.InstantSource;
@@ -448,6 +449,41 @@ public final class CmosRtc extends ByteRegisterDevice implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
+        notifyAll();
+    }
+
+    // ---- snapshot (issue 8) ----
+
+    /** The RTC's state for a snapshot; pending flags are brought up to date first. */
+    public synchronized RtcState saveState() {
+        advance();
+        byte[] nv = new byte[nvram.length];
+        for (int i = 0; i < nv.length; i++) {
+            nv[i] = (byte) nvram[i];
+        }
+        return new RtcState(nv, index, regA, regB, offsetSeconds, pf, af, uf, lastUpdateSecond, lastPeriodicNanos);
+    }
+
+    /** Takes over a saved state; restarts the interrupt timer if the guest had interrupts enabled. */
+    public synchronized void restoreState(RtcState s) {
+        byte[] nv = s.nvram();
+        for (int i = 0; i < nv.length; i++) {
+            nvram[i] = nv[i] & 0xff;
+        }
+        index = s.index();
+        regA = s.regA();
+        regB = s.regB();
+        offsetSeconds = s.offsetSeconds();
+        pf = s.pf();
+        af = s.af();
+        uf = s.uf();
+        lastUpdateSecond = s.lastUpdateSecond();
+        lastPeriodicNanos = s.lastPeriodicNanos();
+        irqLevel = false;
+        updateIrq();
+        if ((regB & (B_PIE | B_AIE | B_UIE)) != 0) {
+            startTimer();
+        }
         notifyAll();
     }
 }

@@ -2,6 +2,7 @@ package io.qingtian.hypervisor.devices;
 
 import io.qingtian.acpi.LegacyDevices;
 import io.qingtian.hypervisor.bus.IrqLine;
+import io.qingtian.hypervisor.snapshot.I8042State;
 
 /**
  * The PC keyboard controller (Intel 8042 and its PS/2 successors) with a keyboard and no
@@ -351,5 +352,52 @@ public final class I8042 extends ByteRegisterDevice {
         boolean isEmpty() {
             return count == 0;
         }
+
+        byte[] toBytes() {
+            byte[] out = new byte[count];
+            for (int i = 0; i < count; i++) {
+                out[i] = (byte) items[(head + i) % items.length];
+            }
+            return out;
+        }
+
+        void fill(byte[] bytes) {
+            head = 0;
+            count = 0;
+            for (byte b : bytes) {
+                offer(b);
+            }
+        }
+    }
+
+    // ---- snapshot (issue 8) ----
+
+    public synchronized I8042State saveState() {
+        byte[] r = new byte[ram.length];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = (byte) ram[i];
+        }
+        return new I8042State(r, status, outputPort, pendingCommand, portB, refreshToggle, outputBuffer,
+                controllerReplies.toBytes(), keyboardReplies.toBytes(), keyboardPendingCommand, scanning);
+    }
+
+    /** Takes over a saved state and drives IRQ 1 to the level it implies. */
+    public synchronized void restoreState(I8042State s) {
+        byte[] r = s.ram();
+        for (int i = 0; i < r.length; i++) {
+            ram[i] = r[i] & 0xff;
+        }
+        status = s.status();
+        outputPort = s.outputPort();
+        pendingCommand = s.pendingCommand();
+        portB = s.portB();
+        refreshToggle = s.refreshToggle();
+        outputBuffer = s.outputBuffer();
+        controllerReplies.fill(s.controllerReplies());
+        keyboardReplies.fill(s.keyboardReplies());
+        keyboardPendingCommand = s.keyboardPendingCommand();
+        scanning = s.scanning();
+        irqLevel = false;
+        updateIrq();
     }
 }

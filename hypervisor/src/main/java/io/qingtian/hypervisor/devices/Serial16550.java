@@ -2,6 +2,7 @@ package io.qingtian.hypervisor.devices;
 
 import io.qingtian.acpi.LegacyDevices;
 import io.qingtian.hypervisor.bus.IrqLine;
+import io.qingtian.hypervisor.snapshot.SerialState;
 import java.io.OutputStream;
 
 /**
@@ -386,5 +387,51 @@ public final class Serial16550 extends ByteRegisterDevice implements AutoCloseab
             irqLevel = level;
             irq.set(level);
         }
+    }
+
+    // ---- snapshot (issue 8) ----
+
+    /** The UART's state for a snapshot (the VM is paused; host input keeps its order). */
+    public synchronized SerialState saveState() {
+        byte[] fifo = new byte[rxCount];
+        for (int i = 0; i < rxCount; i++) {
+            fifo[i] = rxFifo[(rxHead + i) % FIFO_SIZE];
+        }
+        byte[] host = new byte[hostCount];
+        for (int i = 0; i < hostCount; i++) {
+            host[i] = hostQueue[(hostHead + i) % HOST_QUEUE_CAPACITY];
+        }
+        output.flush();
+        return new SerialState(ier, lcr, mcr, lsrErrors, msrDeltas, msrStatus, scr, dll, dlm, fifoEnabled, rxTrigger,
+                thriPending, fifo, host);
+    }
+
+    /**
+     * Takes over a saved state (before the restored vCPUs run) and drives the IRQ line to the
+     * level that state implies, so an interrupt pending at the snapshot is seen again.
+     */
+    public synchronized void restoreState(SerialState s) {
+        ier = s.ier();
+        lcr = s.lcr();
+        mcr = s.mcr();
+        lsrErrors = s.lsrErrors();
+        msrDeltas = s.msrDeltas();
+        msrStatus = s.msrStatus();
+        scr = s.scr();
+        dll = s.dll();
+        dlm = s.dlm();
+        fifoEnabled = s.fifoEnabled();
+        rxTrigger = s.rxTrigger();
+        thriPending = s.thriPending();
+        byte[] fifo = s.rxFifo();
+        System.arraycopy(fifo, 0, rxFifo, 0, fifo.length);
+        rxHead = 0;
+        rxCount = fifo.length;
+        byte[] host = s.hostInput();
+        System.arraycopy(host, 0, hostQueue, 0, host.length);
+        hostHead = 0;
+        hostCount = host.length;
+        irqLevel = false;
+        updateIrq();
     }
 }

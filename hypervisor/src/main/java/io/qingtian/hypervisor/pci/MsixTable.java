@@ -8,8 +8,9 @@ import java.util.Arrays;
  *
  * <p>Delivery rule: a vector fires only while MSI-X is enabled, the function is not
  * masked and the entry is not masked; otherwise its pending bit is set and it fires when
- * it becomes unmasked. Route changes are reported to a {@link Listener} so the hypervisor
- * can keep KVM's GSI routes (used by irqfds) equal to the table.
+ * it becomes unmasked (§6.8.2.9). Route changes are reported to a {@link Listener} so the
+ * hypervisor can keep KVM's GSI routes (used by irqfds) equal to the table, and unbind the
+ * irqfds of a vector while it may not fire; what they hold back shows in the PBA.
  */
 public final class MsixTable {
     public static final int ENTRY_SIZE = 16;
@@ -23,8 +24,21 @@ public final class MsixTable {
         /** Deliver the message now (KVM_SIGNAL_MSI or an irqfd). */
         void deliver(int vector, MsiMessage message);
 
-        /** The entry's message or mask changed; {@code usable} is false while it may not fire. */
+        /**
+         * The entry's message or mask changed; {@code usable} is false while it may not fire.
+         * A listener that delivers without this table (KVM irqfds) must then hold those
+         * deliveries back and report them through {@link #pending}.
+         */
         default void routeChanged(int vector, MsiMessage message, boolean usable) {
+        }
+
+        /**
+         * Whether an interrupt for {@code vector} arrived outside this table while it could
+         * not fire (an irqfd's eventfd signalled while the vector was masked): it shows in the
+         * PBA like the table's own pending bits.
+         */
+        default boolean pending(int vector) {
+            return false;
         }
     }
 
@@ -123,10 +137,18 @@ public final class MsixTable {
         if (!validAccess(offset, size, pbaBytes())) {
             return 0;
         }
+        int word = (int) (offset / 8);
+        long q;
         synchronized (this) {
-            long q = pending[(int) (offset / 8)];
-            return size == 8 ? q : (q >>> (8 * (offset & 4))) & 0xffff_ffffL;
+            q = pending[word];
         }
+        // Outside our lock: the listener takes its own (it calls into KVM's eventfds).
+        for (int v = word * 64; v < Math.min(size(), word * 64 + 64); v++) {
+            if (listener.pending(v)) {
+                q |= 1L << (v % 64);
+            }
+        }
+        return size == 8 ? q : (q >>> (8 * (offset & 4))) & 0xffff_ffffL;
     }
 
     /** The device wants to interrupt on {@code vector}: deliver or mark pending. */
@@ -198,5 +220,41 @@ public final class MsixTable {
     @Override
     public synchronized String toString() {
         return "MsixTable[size=" + size + ", enabled=" + enabled + ", pending=" + Arrays.toString(pending) + "]";
+    }
+
+    // ---- snapshot (issue 8) ----
+
+    public synchronized boolean functionMasked() {
+        return functionMasked;
+    }
+
+    /** The table, 4 dwords per vector. */
+    public synchronized int[] saveTable() {
+        return table.clone();
+    }
+
+    /** The pending-bit array. */
+    public synchronized long[] savePending() {
+        return pending.clone();
+    }
+
+    /**
+     * Takes over a saved table, pending bits and Message Control state, then reports every
+     * vector's route (so KVM's GSI routes equal the table again). Pending vectors stay
+     * pending until the guest unmasks them, as they were.
+     */
+    public void restoreState(boolean enable, boolean maskAll, int[] savedTable, long[] savedPending) {
+        if (savedTable.length != table.length || savedPending.length != pending.length) {
+            throw new IllegalArgumentException("MSI-X table of " + savedTable.length / 4 + " vectors, this device has " + size);
+        }
+        synchronized (this) {
+            System.arraycopy(savedTable, 0, table, 0, table.length);
+            System.arraycopy(savedPending, 0, pending, 0, pending.length);
+            enabled = enable;
+            functionMasked = maskAll;
+        }
+        for (int v = 0; v < size; v++) {
+            reportRoute(v);
+        }
     }
 }

@@ -153,4 +153,20 @@ public final class PciConfigSpace {
         nextCapability = (offset + length + 3) & ~3;
         return offset;
     }
+
+    // ---- snapshot (issue 8): the register bytes; masks and the capability layout come from the
+    // device's constructor, which a restoring VM runs the same way. ----
+
+    /** A copy of the 4 KiB of register bytes. */
+    public byte[] saveBytes() {
+        return bytes.clone();
+    }
+
+    /** Replaces the register bytes with a saved copy of exactly {@link #SIZE} bytes. */
+    public void restoreBytes(byte[] saved) {
+        if (saved.length != SIZE) {
+            throw new IllegalArgumentException("config space of " + saved.length + " bytes, expected " + SIZE);
+        }
+        System.arraycopy(saved, 0, bytes, 0, SIZE);
+    }
 }

@@ -5,6 +5,7 @@ import io.qingtian.kvm.KvmVm;
 import io.qingtian.sys.EventFd;
 import io.qingtian.sys.Libc;
 import io.qingtian.sys.LinuxException;
+import io.qingtian.sys.Poll;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -27,9 +28,15 @@ import java.util.logging.Logger;
  *       asked for, without this process.
  * </ul>
  *
- * <p>Masking: KVM routes cannot hold a pending bit, so a vector's route stays in place while
- * the guest masks it (Linux masks only around reprogramming the message). In-process
- * deliveries go through {@link MsixTable}, which does honour mask and pending bits.
+ * <p>Masking (PCI 3.0 §6.8.2.9: a masked vector must not send, its PBA bit is set instead and
+ * it sends when unmasked). In-process deliveries go through {@link MsixTable}, which keeps
+ * its own pending bits. Interrupts from outside this process (the card's call eventfds,
+ * bound with {@link #attachIrqfd}) are held back with KVM's own irqfd semantics, as Cloud
+ * Hypervisor does for vfio/vhost-user: while the vector may not fire (entry masked, function
+ * masked, MSI-X disabled or no valid message) its irqfds are deassigned, so a signal only
+ * counts up in the eventfd, which reads as the vector's PBA bit; on unmask they are assigned
+ * again and KVM injects at once if the eventfd was signalled meanwhile (kvm_irqfd_assign
+ * polls it). Deassigning does not lose anything: while assigned, every signal was injected.
  * An entry whose address is not in the 0xFEEx_xxxx interrupt window is a bogus message: it
  * gets no route (nothing is injected), logged once per device.
  */
@@ -111,6 +118,40 @@ public final class PciInterrupts implements AutoCloseable {
         all.clear();
     }
 
+    /**
+     * Binds {@code eventFd} to MSI {@code gsi} (one of {@link Vectors#gsi}): KVM injects the
+     * vector's message when it is signalled, but only while the vector may fire (see above).
+     * Other GSIs are bound directly. {@code eventFd} must be non-blocking (EFD_NONBLOCK): on
+     * unmask its stale count is read away, racing with KVM's own read.
+     */
+    public void attachIrqfd(int eventFd, int gsi) {
+        Vectors v = owner(gsi);
+        if (v == null) {
+            vm.registerIrqfd(eventFd, gsi);
+        } else {
+            v.attach(gsi - v.firstGsi, eventFd);
+        }
+    }
+
+    /** Undoes {@link #attachIrqfd}; the eventfd is no longer KVM's when this returns. */
+    public void detachIrqfd(int eventFd, int gsi) {
+        Vectors v = owner(gsi);
+        if (v == null) {
+            vm.unregisterIrqfd(eventFd, gsi);
+        } else {
+            v.detach(gsi - v.firstGsi, eventFd);
+        }
+    }
+
+    private synchronized Vectors owner(int gsi) {
+        for (Vectors v : all) {
+            if (gsi >= v.firstGsi && gsi < v.firstGsi + v.count()) {
+                return v;
+            }
+        }
+        return null;
+    }
+
     static boolean validMsiAddress(long address) {
         return (address & MSI_ADDRESS_MASK) == MSI_ADDRESS_BASE && (address >>> 32) == 0;
     }
@@ -122,10 +163,18 @@ public final class PciInterrupts implements AutoCloseable {
         private final int[] triggerFds;
         private final EventFd signaller = new EventFd();
         private boolean warned;
+        /** Per vector: the attached irqfds (eventfds from outside), guarded by this. */
+        private final List<List<Integer>> irqfds = new ArrayList<>();
+        /** Per vector: whether the attached irqfds are assigned in KVM now (the vector may fire). */
+        private final boolean[] live;
 
         Vectors(String device, int firstGsi, int count) {
             this.device = device;
             this.firstGsi = firstGsi;
+            this.live = new boolean[count];
+            for (int i = 0; i < count; i++) {
+                irqfds.add(new ArrayList<>());
+            }
             this.triggerFds = new int[count];
             for (int i = 0; i < count; i++) {
                 triggerFds[i] = -1;
@@ -163,10 +212,76 @@ public final class PciInterrupts implements AutoCloseable {
             }
         }
 
+        /** Binds an outside eventfd to {@code vector}; assigned in KVM while the vector may fire. */
+        synchronized void attach(int vector, int eventFd) {
+            if (live[vector]) {
+                vm.registerIrqfd(eventFd, firstGsi + vector);
+            }
+            irqfds.get(vector).add(eventFd);
+        }
+
+        synchronized void detach(int vector, int eventFd) {
+            if (irqfds.get(vector).remove(Integer.valueOf(eventFd)) && live[vector]) {
+                vm.unregisterIrqfd(eventFd, firstGsi + vector);
+            }
+        }
+
+        /** Whether an attached eventfd was signalled while the vector could not fire. */
+        @Override
+        public boolean pending(int vector) {
+            if (vector < 0 || vector >= triggerFds.length) {
+                return false;
+            }
+            int[] fds;
+            synchronized (this) {
+                if (live[vector] || irqfds.get(vector).isEmpty()) {
+                    return false;
+                }
+                fds = irqfds.get(vector).stream().mapToInt(Integer::intValue).toArray();
+            }
+            try {
+                return Poll.waitReadable(fds, 0) >= 0;
+            } catch (LinuxException e) {
+                return false;
+            }
+        }
+
+        /**
+         * Assigns or deassigns the vector's irqfds. After assigning, KVM has injected whatever
+         * was pending (or injects on the next signal); the stale count it leaves in the
+         * eventfd is read away so the PBA does not show it the next time the vector is masked.
+         */
+        private synchronized void setLive(int vector, boolean fire) {
+            if (live[vector] == fire) {
+                return;
+            }
+            int gsi = firstGsi + vector;
+            for (int fd : irqfds.get(vector)) {
+                try {
+                    if (fire) {
+                        vm.registerIrqfd(fd, gsi);
+                        if (Poll.waitReadable(new int[] {fd}, 0) == 0) {
+                            signaller.consume(fd); // polled first: never blocks on a blocking eventfd
+                        }
+                    } else {
+                        vm.unregisterIrqfd(fd, gsi);
+                    }
+                } catch (LinuxException e) {
+                    LOG.warning(device + ": KVM_IRQFD " + (fire ? "assign" : "deassign") + " for MSI-X vector "
+                            + vector + " failed: " + e.getMessage());
+                }
+            }
+            live[vector] = fire;
+        }
+
         @Override
         public void routeChanged(int vector, MsiMessage message, boolean usable) {
             if (vector < 0 || vector >= triggerFds.length) {
                 return;
+            }
+            boolean fire = usable && validMsiAddress(message.address());
+            if (!fire) {
+                setLive(vector, false); // before the route changes: nothing injects the old message now
             }
             int gsi = firstGsi + vector;
             synchronized (PciInterrupts.this) {
@@ -184,14 +299,20 @@ public final class PciInterrupts implements AutoCloseable {
                     update();
                 } catch (LinuxException e) {
                     msiRoutes.remove(gsi);
+                    fire = false;
                     LOG.warning(device + ": KVM refused the route of MSI-X vector " + vector + ": " + e.getMessage());
                 }
+            }
+            if (fire) {
+                setLive(vector, true); // after the route carries the new message
             }
         }
 
         @Override
         public synchronized void close() {
             for (int i = 0; i < triggerFds.length; i++) {
+                setLive(i, false);
+                irqfds.get(i).clear();
                 if (triggerFds[i] >= 0) {
                     try {
                         vm.unregisterIrqfd(triggerFds[i], firstGsi + i);

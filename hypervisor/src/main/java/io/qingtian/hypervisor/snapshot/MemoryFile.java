@@ -1,6 +1,7 @@
 package io.qingtian.hypervisor.snapshot;
 
 import io.qingtian.hypervisor.memory.GuestRam;
+import io.qingtian.sys.FileExtents;
 import io.qingtian.sys.Libc;
 import io.qingtian.virtio.memory.GuestRegion;
 import java.io.IOException;
@@ -88,10 +89,59 @@ public final class MemoryFile {
 
     /**
      * Copies the file's data into {@code ram} (for VMs whose memory must stay a shareable memfd:
-     * vhost-user backends map it). Zero pages are skipped so untouched guest memory stays
-     * unallocated; cost grows with the data in the snapshot, unlike the mapped restore.
+     * vhost-user backends map it). Only the file's data extents are read (SEEK_DATA/SEEK_HOLE),
+     * straight into guest memory, so holes cost nothing and stay unallocated in the memfd; cost
+     * grows with the data in the snapshot, unlike the mapped restore. Where the file system has
+     * no SEEK_DATA, every page is read and zero pages are skipped.
      */
     public static void copyInto(Path file, GuestRam ram) throws IOException {
+        int fd;
+        try {
+            fd = Libc.open(file.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        } catch (io.qingtian.sys.LinuxException e) {
+            throw new IOException("cannot open memory file " + file + ": " + e.getMessage(), e);
+        }
+        try {
+            copyExtents(fd, file, ram);
+            return;
+        } catch (io.qingtian.sys.LinuxException e) {
+            if (e.errno() != io.qingtian.sys.Errno.EINVAL) {
+                throw new IOException("cannot read memory file " + file + ": " + e.getMessage(), e);
+            }
+            // no SEEK_DATA here: read everything below
+        } finally {
+            Libc.closeQuietly(fd);
+        }
+        copyAllPages(file, ram);
+    }
+
+    private static void copyExtents(int fd, Path file, GuestRam ram) throws IOException {
+        long fileOffset = 0;
+        for (GuestRegion r : ram.memory().regions()) {
+            long size = r.mapping().byteSize();
+            long end = fileOffset + size;
+            long pos = fileOffset;
+            while (pos < end) {
+                long data = FileExtents.nextData(fd, pos);
+                if (data < 0 || data >= end) {
+                    break;
+                }
+                long hole = Math.min(FileExtents.nextHole(fd, data), end);
+                for (long at = data; at < hole; ) {
+                    long len = Math.min(hole - at, 64L << 20);
+                    long n = Libc.pread(fd, r.mapping().asSlice(at - fileOffset, len), len, at);
+                    if (n <= 0) {
+                        throw new SnapshotException("memory file " + file + " is shorter than the guest's memory");
+                    }
+                    at += n;
+                }
+                pos = hole;
+            }
+            fileOffset = end;
+        }
+    }
+
+    private static void copyAllPages(Path file, GuestRam ram) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
              Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(CHUNK, PAGE);

@@ -27,13 +27,16 @@ import java.util.zip.CRC32C;
  * </pre>
  * All integers big-endian. Tags: {@code META} (one entry "json": the VM's description, see
  * {@link SnapshotMeta}), {@code VMST} (irqchips, PIT, clock), {@code VCPU} (one per vCPU, in
- * id order). Readers reject an unknown version, a bad magic, a CRC mismatch or a truncated
+ * id order), {@code DEVS} (version 2: one entry per device, a versioned {@link DeviceState}). Readers reject an unknown version, a bad magic, a CRC mismatch or a truncated
  * file with a message that says which; unknown tags are an error too (a newer writer's state
  * that this reader would silently drop).
  */
 public final class SnapshotFile {
     static final byte[] MAGIC = "QTSNAP\r\n".getBytes(StandardCharsets.US_ASCII);
-    public static final int VERSION = 1;
+    /** 2 added the DEVS section (device state records, {@link DeviceState}) and META's device list. */
+    public static final int VERSION = 2;
+    /** The oldest version this reader accepts: a version-1 file restores with devices at reset state. */
+    public static final int MIN_VERSION = 1;
     /** Upper bound for one section: far above any real one (a vCPU is ~6 KiB), far below memory exhaustion. */
     static final long MAX_SECTION = 64L << 20;
 
@@ -84,9 +87,9 @@ public final class SnapshotFile {
                 throw new SnapshotException("not a QingTian snapshot (bad magic)");
             }
             int version = in.readInt();
-            if (version != VERSION) {
+            if (version < MIN_VERSION || version > VERSION) {
                 throw new SnapshotException("snapshot format version " + version
-                        + " is not supported (this hypervisor reads version " + VERSION + ")");
+                        + " is not supported (this hypervisor reads versions " + MIN_VERSION + " to " + VERSION + ")");
             }
             int count = in.readInt();
             if (count < 0 || count > 10_000) {

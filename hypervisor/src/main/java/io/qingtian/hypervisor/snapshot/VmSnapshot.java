@@ -28,10 +28,11 @@ import java.util.Map;
  * ({@link MemoryFile}).
  *
  * <p>What is saved: every vCPU's architectural state ({@link VcpuState}), the in-kernel PIC
- * master/slave and IOAPIC, the PIT (KVM_GET_PIT2), the KVM clock, and guest memory. What is
- * not (yet): the state of the emulated legacy devices (16550, CMOS RTC, i8042, ACPI PM) and of
- * the virtio-pci transports: VMs with vhost-user devices are refused, and the API builds
- * VMs without virtio-rng unless asked (Firecracker has no entropy device by default either).
+ * master/slave and IOAPIC, the PIT (KVM_GET_PIT2), the KVM clock, guest memory, and one
+ * versioned {@link DeviceState} per device ({@link PlatformDevices}): 16550, i8042, CMOS RTC,
+ * ACPI PM, and each virtio-pci function with its config space, MSI-X table and queue
+ * registers and the position of every running ring (vhost-user: GET_VRING_BASE at the
+ * snapshot, SET_VRING_BASE on the new connection at restore).
  */
 public final class VmSnapshot {
     /** KVM_CAP_XSAVE / KVM_CAP_XCRS. */
@@ -51,14 +52,14 @@ public final class VmSnapshot {
         if (!vm.paused()) {
             throw new SnapshotException("the VM must be paused for a snapshot");
         }
-        if (!devices.disks().isEmpty() || !devices.nets().isEmpty()) {
-            throw new SnapshotException("snapshots of VMs with vhost-user drives or NICs are not supported yet "
-                    + "(virtio-pci transport and vring state are not saved)");
+        PlatformDevices platform = vm.snapshotDevices();
+        if (platform == null && (!devices.disks().isEmpty() || !devices.nets().isEmpty() || devices.rng())) {
+            throw new SnapshotException("this VM was not built by VmBuilder: its devices cannot be saved");
         }
         long t0 = System.nanoTime();
         List<SnapshotFile.Section> sections = new ArrayList<>();
         SnapshotMeta meta = new SnapshotMeta("x86_64", "QingTian-J 0.1.0", vm.vcpus().size(), vm.ram().totalBytes(),
-                devices.rng(), System.currentTimeMillis() * 1_000_000L);
+                devices, System.currentTimeMillis() * 1_000_000L);
         sections.add(new SnapshotFile.Section("META", Map.of("json", meta.toJson())));
         sections.add(captureVm(vm.kvmVm()));
         int[] msrs = vm.kvm().msrIndexList();
@@ -69,6 +70,11 @@ public final class VmSnapshot {
         Path stateTmp = temp(statePath);
         Path memTmp = temp(memPath);
         try {
+            // Devices last before memory: stopping the vhost-user rings lets their in-flight
+            // requests land in guest memory, which is saved after.
+            if (platform != null) {
+                sections.add(new SnapshotFile.Section("DEVS", platform.save()));
+            }
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(stateTmp))) {
                 SnapshotFile.write(out, sections);
             }
@@ -77,6 +83,9 @@ public final class VmSnapshot {
             Files.move(stateTmp, statePath, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             return new Created(Files.size(statePath), data, Files.size(memPath), System.nanoTime() - t0);
         } finally {
+            if (platform != null) {
+                platform.resumeAfterSnapshot(); // the source VM may be resumed
+            }
             Files.deleteIfExists(stateTmp);
             Files.deleteIfExists(memTmp);
         }
@@ -98,7 +107,13 @@ public final class VmSnapshot {
     }
 
     /** A parsed, checked snapshot: safe to restore (the memory file exists and has the right size). */
-    public record Loaded(SnapshotMeta meta, SnapshotFile.Section vmState, List<SnapshotFile.Section> vcpus, Path memPath) {}
+    public record Loaded(SnapshotMeta meta, SnapshotFile.Section vmState, List<SnapshotFile.Section> vcpus,
+                         Map<String, DeviceState> devices, Path memPath) {
+        /** The PCI devices to rebuild (their back-ends are connected again at restore). */
+        public PciDevicesConfig pciDevices() {
+            return meta.devices();
+        }
+    }
 
     /** Reads and checks both files without touching any VM: every problem is a {@link SnapshotException}. */
     public static Loaded load(Path statePath, Path memPath) {
@@ -116,12 +131,19 @@ public final class VmSnapshot {
         }
         SnapshotMeta meta = null;
         SnapshotFile.Section vmState = null;
+        SnapshotFile.Section devs = null;
         List<SnapshotFile.Section> vcpus = new ArrayList<>();
         for (SnapshotFile.Section s : sections) {
             switch (s.tag()) {
                 case "META" -> meta = SnapshotMeta.fromJson(s.require("json"));
                 case "VMST" -> vmState = s;
                 case "VCPU" -> vcpus.add(s);
+                case "DEVS" -> {
+                    if (devs != null) {
+                        throw new SnapshotException("snapshot has two DEVS sections");
+                    }
+                    devs = s;
+                }
                 default -> throw new SnapshotException("snapshot has an unknown section '" + s.tag()
                         + "' (written by a newer hypervisor?)");
             }
@@ -147,7 +169,27 @@ public final class VmSnapshot {
         } catch (IOException e) {
             throw new SnapshotException("cannot read memory file " + memPath + ": " + e.getMessage());
         }
-        return new Loaded(meta, vmState, List.copyOf(vcpus), memPath);
+        // Every device record is decoded and checked now, before any VM exists.
+        Map<String, DeviceState> states = new LinkedHashMap<>();
+        if (devs != null) {
+            for (Map.Entry<String, byte[]> e : devs.entries().entrySet()) {
+                states.put(e.getKey(), DeviceState.decode(e.getKey(), e.getValue()));
+            }
+            int pci = meta.devices().disks().size() + meta.devices().nets().size() + (meta.rng() ? 1 : 0);
+            for (String name : states.keySet()) {
+                boolean known = List.of(PlatformDevices.COM1, PlatformDevices.I8042_NAME, PlatformDevices.RTC,
+                        PlatformDevices.ACPI_PM).contains(name);
+                for (int i = 0; i < pci && !known; i++) {
+                    known = name.equals(PlatformDevices.pciName(i));
+                }
+                if (!known) {
+                    throw new SnapshotException("snapshot has state for an unknown device '" + name + "'");
+                }
+            }
+        } else if (!meta.devices().disks().isEmpty() || !meta.devices().nets().isEmpty()) {
+            throw new SnapshotException("snapshot lists vhost-user devices but has no DEVS section");
+        }
+        return new Loaded(meta, vmState, List.copyOf(vcpus), Map.copyOf(states), memPath);
     }
 
     /**
@@ -158,9 +200,12 @@ public final class VmSnapshot {
      */
     public static Vm restore(Loaded s, Console console, boolean copyMemory, List<String> warnings) throws IOException {
         VmConfig.Machine machine = new VmConfig.Machine(s.meta().vcpus(), s.meta().memoryBytes());
-        PciDevicesConfig devices = new PciDevicesConfig(List.of(), List.of(), s.meta().rng());
+        PciDevicesConfig devices = s.pciDevices();
+        // vhost-user back-ends map guest memory from the fd we pass: it must be a shared memfd,
+        // not the MAP_PRIVATE file mapping (whose private pages a back-end would never see).
+        boolean vhostUser = !devices.disks().isEmpty() || !devices.nets().isEmpty();
         GuestRam ram;
-        if (copyMemory) {
+        if (copyMemory || vhostUser) {
             ram = GuestRam.allocate(machine.memoryBytes(), GuestRam.Backing.SHARED_MEMFD);
             try {
                 MemoryFile.copyInto(s.memPath(), ram);
@@ -181,6 +226,13 @@ public final class VmSnapshot {
                             .map(m -> "0x" + Integer.toHexString(m)).toList());
                 }
             }
+            if (!s.devices().isEmpty()) {
+                PlatformDevices platform = vm.snapshotDevices();
+                if (platform == null) {
+                    throw new SnapshotException("the restored VM has no device registry");
+                }
+                platform.restore(s.devices());
+            }
             return vm;
         } catch (RuntimeException e) {
             vm.close();
@@ -198,21 +250,60 @@ public final class VmSnapshot {
      */
     public static void prewarm() {
         try {
-            VmConfig.Machine machine = new VmConfig.Machine(1, VmConfig.MIN_MEMORY, GuestRam.Backing.PRIVATE_ANONYMOUS);
-            GuestRam ram = GuestRam.allocate(machine.memoryBytes(), machine.backing());
-            try (Vm vm = VmBuilder.buildForRestore(machine, new PciDevicesConfig(List.of(), List.of(), false),
-                    new Console(OutputStream.nullOutputStream(), null), ram)) {
-                SnapshotFile.Section vmState = captureVm(vm.kvmVm());
-                boolean xsave = vm.kvm().checkExtension(CAP_XSAVE) > 0 && vm.kvm().checkExtension(CAP_XCRS) > 0;
-                SnapshotFile.Section cpu = VcpuState.capture(vm.vcpus().get(0), vm.kvm().msrIndexList(), xsave);
-                java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-                SnapshotFile.write(bytes, List.of(vmState, cpu));
-                SnapshotFile.read(new java.io.ByteArrayInputStream(bytes.toByteArray()));
-                restoreVm(vm.kvmVm(), vmState);
-                VcpuState.restore(vm.vcpus().get(0), cpu);
-            }
+            prewarmOrThrow();
         } catch (IOException | RuntimeException ignored) {
             // best effort
+        }
+    }
+
+    /** {@link #prewarm} with its failures reported (for tests). */
+    static void prewarmOrThrow() throws IOException {
+        Path dir = null;
+        try {
+            // The same steps as a real load: a snapshot written to files, read back and checked
+            // (CRC, META's JSON, device records), memory mapped from the file, state set.
+            dir = Files.createTempDirectory("qt-prewarm");
+            Path state = dir.resolve("s.snap");
+            Path mem = dir.resolve("s.mem");
+            long size = VmConfig.MIN_MEMORY;
+            try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(mem.toFile(), "rw")) {
+                f.setLength(size); // all holes
+            }
+            VmConfig.Machine machine = new VmConfig.Machine(1, size);
+            PciDevicesConfig none = new PciDevicesConfig(List.of(), List.of(), false);
+            GuestRam ram = GuestRam.mapPrivateFile(mem, size);
+            try (Vm vm = VmBuilder.buildForRestore(machine, none, new Console(OutputStream.nullOutputStream(), null), ram)) {
+                List<SnapshotFile.Section> sections = new ArrayList<>();
+                SnapshotMeta meta = new SnapshotMeta("x86_64", "prewarm", 1, size, none, 0);
+                sections.add(new SnapshotFile.Section("META", Map.of("json", meta.toJson())));
+                sections.add(captureVm(vm.kvmVm()));
+                boolean xsave = vm.kvm().checkExtension(CAP_XSAVE) > 0 && vm.kvm().checkExtension(CAP_XCRS) > 0;
+                sections.add(VcpuState.capture(vm.vcpus().get(0), vm.kvm().msrIndexList(), xsave));
+                PlatformDevices platform = vm.snapshotDevices();
+                if (platform != null) {
+                    sections.add(new SnapshotFile.Section("DEVS", platform.save()));
+                }
+                try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(state))) {
+                    SnapshotFile.write(out, sections);
+                }
+                Loaded loaded = load(state, mem);
+                restoreVm(vm.kvmVm(), loaded.vmState());
+                VcpuState.restore(vm.vcpus().get(0), loaded.vcpus().getFirst());
+                if (platform != null) {
+                    platform.restore(loaded.devices());
+                }
+            }
+        } finally {
+            if (dir != null) {
+                try (var files = Files.list(dir)) {
+                    for (Path p : files.toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // a temp dir left behind
+                }
+            }
         }
     }
 

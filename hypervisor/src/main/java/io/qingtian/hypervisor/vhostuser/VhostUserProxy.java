@@ -8,6 +8,7 @@ import static io.qingtian.vhostuser.protocol.VhostUser.bit;
 
 import io.qingtian.hypervisor.pci.PciInterrupts;
 import io.qingtian.hypervisor.virtio.QueueConfig;
+import io.qingtian.hypervisor.virtio.SnapshottableVirtioDevice;
 import io.qingtian.hypervisor.virtio.VirtioDevice;
 import io.qingtian.hypervisor.virtio.VirtioPciDevice;
 import io.qingtian.sys.EventFd;
@@ -40,11 +41,15 @@ import java.util.logging.Logger;
  * ring (stops it), then the eventfds are unregistered and closed.
  *
  * <p>Back-end disconnect: a watcher notices the socket hang up, tears the data path down,
- * sets DEVICE_NEEDS_RESET (with a config interrupt) and retries the socket until the
- * back-end is back; the driver's next reset and DRIVER_OK then run on the new connection.
- * The VM never stops for it.
+ * sets DEVICE_NEEDS_RESET (with a config interrupt), answers config reads from the last
+ * values, and retries the socket until the back-end is back; the driver's next reset and
+ * DRIVER_OK then run on the new connection (a DRIVER_OK that comes before the back-end is
+ * back is started when it returns). Rings that were running are not resumed on the new
+ * connection: which requests the old back-end completed is not known without inflight
+ * tracking (vhost-user.rst, "Inflight I/O tracking"), so the driver starts over (Linux: PCI
+ * remove + rescan). The VM never stops for it.
  */
-public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
+public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDevice, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VhostUserProxy.class.getName());
 
     static final long VIRTIO_F_INDIRECT_DESC = 1L << 28;
@@ -85,6 +90,11 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     private boolean closed;
     private long generation;
     private Thread watcher;
+    /** A DRIVER_OK that came while the back-end was away; started on reconnect. */
+    private Deferred deferred;
+    /** The device configuration as the back-end last reported it (bytes 0..configKnown). */
+    private final byte[] configCache = new byte[256];
+    private int configKnown;
 
     private record ActiveQueue(int index, int kickFd, int callFd, long notifyAddress, int gsi, Thread relay) {}
 
@@ -222,13 +232,22 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
             return littleEndian(cfg, (int) offset, size);
         }
         synchronized (this) {
-            if (frontend == null || (protocolFeatures & bit(PROTOCOL_F_CONFIG)) == 0) {
+            if (frontend == null) {
+                // The back-end is away: answer what it said last. A driver that re-reads its
+                // config on the DEVICE_NEEDS_RESET interrupt (Linux's virtio-blk re-reads the
+                // capacity) must not see the disk shrink to nothing meanwhile.
+                return offset + size <= configKnown ? littleEndian(configCache, (int) offset, size) : 0;
+            }
+            if ((protocolFeatures & bit(PROTOCOL_F_CONFIG)) == 0) {
                 return 0;
             }
             try {
                 // Always from offset 0: libvhost-user back-ends (qemu-storage-daemon) ignore the
                 // offset and copy their config from its start, as QEMU only ever asks for all of it.
                 byte[] b = frontend.getConfig(0, (int) offset + size);
+                int n = Math.min(b.length, configCache.length);
+                System.arraycopy(b, 0, configCache, 0, n);
+                configKnown = Math.max(configKnown, n);
                 return littleEndian(b, (int) offset, size);
             } catch (VhostUserProtocolException | RuntimeException e) {
                 LOG.warning(spec.describe() + ": GET_CONFIG failed: " + e.getMessage());
@@ -242,13 +261,26 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         // virtio-blk's writeback toggle and net's config are read-only for us: ignore (§4.1.4.6 allows it).
     }
 
+    /**
+     * DRIVER_OK while the back-end is away (a guest re-probing the device before the card is
+     * back) is not a failure: the start is deferred until the back-end returns, and the
+     * driver's requests wait in its rings meanwhile (nothing was in flight on the old
+     * connection: the rings are new).
+     */
     @Override
     public synchronized boolean activate(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
         this.interrupt = irq;
         if (frontend == null) {
-            LOG.warning(spec.describe() + ": the back-end is not connected; the device needs a reset");
-            return false;
+            LOG.warning(spec.describe() + ": the back-end is not connected; the device starts when it returns");
+            deferred = new Deferred(features, List.copyOf(queues), irq);
+            return true;
         }
+        return start(features, queues, irq);
+    }
+
+    private record Deferred(long features, List<QueueConfig> queues, VirtioInterrupt irq) {}
+
+    private boolean start(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
         List<ActiveQueue> started = new ArrayList<>();
         try {
             long toBackend = features & backendFeatures;
@@ -319,9 +351,14 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         }
     }
 
-    /** INTx (or no vector): the call eventfd is relayed by a virtual thread to the transport. */
+    /**
+     * INTx (or no vector): the call eventfd is relayed by a thread to the transport. A platform
+     * thread, like the watcher's: it waits in a native poll, which pins a virtual thread's
+     * carrier, and a hypervisor confined to one CPU has one carrier — the API server's virtual
+     * threads would never run again.
+     */
     private Thread startRelay(int queue, int callFd, VirtioInterrupt irq) {
-        return Thread.ofVirtual().name("vhost-user-call-" + queue).start(() -> {
+        return Thread.ofPlatform().daemon().name("vhost-user-call-" + queue).start(() -> {
             EventFd ev = new EventFd();
             while (!Thread.currentThread().isInterrupted()) {
                 int r = ev.await(callFd, -1, 200);
@@ -382,6 +419,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         }
         active = List.of();
         interrupt = null;
+        deferred = null;
     }
 
     @Override
@@ -420,7 +458,8 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
     // ---- back-end disconnect and reconnect ----
 
     private void startWatcher() {
-        watcher = Thread.ofVirtual().name("vhost-user-watch-" + spec.socket().getFileName()).start(this::watch);
+        // platform thread: Poll.waitReadable is a native call that would pin a virtual thread's carrier (see startRelay)
+        watcher = Thread.ofPlatform().daemon().name("vhost-user-watch-" + spec.socket().getFileName()).start(this::watch);
     }
 
     private void watch() {
@@ -493,6 +532,7 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
         } catch (RuntimeException e) {
             return; // not back yet
         }
+        VirtioInterrupt failed = null;
         synchronized (this) {
             if (closed) {
                 fe.close();
@@ -507,7 +547,26 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
                 LOG.info(spec.describe() + ": reconnected to the back-end");
             } catch (VhostUserProtocolException | RuntimeException e) {
                 frontend = null;
+                return;
             }
+            Deferred d = deferred;
+            deferred = null;
+            if (d != null) {
+                if (start(d.features(), d.queues(), d.irq())) {
+                    // The driver may have notified before there was anything to notify: kick
+                    // every ring once (a spurious kick is harmless, a lost one stalls the ring).
+                    EventFd ev = new EventFd();
+                    for (ActiveQueue a : active) {
+                        ev.signal(a.kickFd());
+                    }
+                    LOG.info(spec.describe() + ": started the device the driver set up while the back-end was away");
+                } else {
+                    failed = d.irq();
+                }
+            }
+        }
+        if (failed != null) {
+            failed.needsReset(); // outside our lock, as in watch()
         }
     }
 
@@ -551,5 +610,200 @@ public final class VhostUserProxy implements VirtioDevice, AutoCloseable {
             v |= (b[offset + i] & 0xffL) << (8 * i);
         }
         return v;
+    }
+
+    // ---- snapshot (issue 8): ring state over vhost-user (vhost-user.rst, "Starting and stopping rings") ----
+
+    /** How long a snapshot waits for the back-end to complete requests it had taken. */
+    static final long DRAIN_MILLIS = 2000;
+
+    // Guarded by this: the queues saveRings stopped and where, for resumeRings.
+    private List<QueueConfig> stoppedQueues = List.of();
+    private int[] stoppedBases = new int[0];
+
+    /**
+     * GET_VRING_BASE on each running ring: the back-end stops it and answers the next avail
+     * index it would have consumed. Then waits (bounded) until the used index in guest memory
+     * reaches that index, i.e. every request the back-end took is completed and visible in the
+     * memory being saved. The eventfds stay registered; {@link #resumeRings} replaces them.
+     */
+    @Override
+    public synchronized int[] saveRings(int queueCount, List<QueueConfig> running) {
+        int[] bases = new int[queueCount];
+        java.util.Arrays.fill(bases, -1);
+        if (frontend == null || active.isEmpty()) {
+            // disconnected: the device already has DEVICE_NEEDS_RESET; nothing runs to save
+            stoppedQueues = List.of();
+            return bases;
+        }
+        List<QueueConfig> stopped = new ArrayList<>();
+        for (QueueConfig q : running) {
+            if (!isActive(q.index())) {
+                continue;
+            }
+            int base;
+            try {
+                base = frontend.getVringBase(q.index()) & 0xffff;
+            } catch (VhostUserProtocolException e) {
+                throw new io.qingtian.hypervisor.snapshot.SnapshotException(spec.describe()
+                        + ": GET_VRING_BASE(" + q.index() + ") failed: " + e.getMessage(), e);
+            }
+            bases[q.index()] = base;
+            stopped.add(q);
+            awaitUsed(q, base);
+        }
+        stoppedQueues = List.copyOf(stopped);
+        stoppedBases = bases.clone();
+        return bases;
+    }
+
+    private boolean isActive(int index) {
+        for (ActiveQueue a : active) {
+            if (a.index() == index) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Waits until used.idx == {@code base} (all taken requests completed); warns after the limit. */
+    private void awaitUsed(QueueConfig q, int base) {
+        long deadline = System.nanoTime() + DRAIN_MILLIS * 1_000_000L;
+        try {
+            java.lang.foreign.MemorySegment used = memory.slice(q.deviceArea(), 4);
+            while (true) {
+                int usedIdx = Short.toUnsignedInt(used.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED
+                        .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 2));
+                if (usedIdx == base) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    LOG.warning(spec.describe() + ": queue " + q.index() + " still has " + ((base - usedIdx) & 0xffff)
+                            + " requests in flight after " + DRAIN_MILLIS + " ms; snapshotting anyway");
+                    return;
+                }
+                Thread.sleep(1);
+            }
+        } catch (GuestMemoryException e) {
+            LOG.warning(spec.describe() + ": queue " + q.index() + "'s used ring is outside guest memory: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Restarts the rings {@link #saveRings} stopped, on fresh eventfds, at the saved positions. */
+    @Override
+    public synchronized void resumeRings() {
+        if (stoppedQueues.isEmpty() || frontend == null || interrupt == null) {
+            return;
+        }
+        List<ActiveQueue> restarted = new ArrayList<>();
+        for (ActiveQueue a : active) {
+            teardown(a);
+        }
+        active = List.of();
+        try {
+            for (QueueConfig q : stoppedQueues) {
+                restarted.add(startQueueAt(q, interrupt, stoppedBases[q.index()]));
+            }
+            active = List.copyOf(restarted);
+        } catch (VhostUserProtocolException | GuestMemoryException | RuntimeException e) {
+            LOG.warning(spec.describe() + ": restarting the rings after the snapshot failed: " + e.getMessage());
+            for (ActiveQueue a : restarted) {
+                teardown(a);
+            }
+            VirtioInterrupt irq = interrupt;
+            Thread.ofVirtual().start(irq::needsReset); // outside our lock (lock order transport -> proxy)
+        } finally {
+            stoppedQueues = List.of();
+        }
+    }
+
+    /**
+     * Activation in a restored VM, on the connection made when it was built: SET_FEATURES,
+     * SET_MEM_TABLE with the restored memory's memfd, then per ring NUM, ADDR, BASE (the
+     * index GET_VRING_BASE answered at the snapshot), CALL, KICK and ENABLE, with the kick as
+     * a KVM ioeventfd and the call as a KVM irqfd exactly as after a driver's DRIVER_OK.
+     */
+    @Override
+    public synchronized boolean activateRestored(long features, List<QueueConfig> queues, VirtioInterrupt irq, int[] bases) {
+        this.interrupt = irq;
+        if (frontend == null) {
+            LOG.warning(spec.describe() + ": the back-end is not connected; the restored device needs a reset");
+            return false;
+        }
+        if ((features & ~guestFeatures) != 0) {
+            LOG.warning(spec.describe() + ": the back-end no longer offers features 0x"
+                    + Long.toHexString(features & ~guestFeatures) + " the guest's driver negotiated; the restored device needs a reset");
+            return false;
+        }
+        for (QueueConfig q : queues) {
+            if (q.index() >= bases.length || bases[q.index()] < 0) {
+                LOG.warning(spec.describe() + ": the snapshot has no ring position for queue " + q.index()
+                        + "; the restored device needs a reset");
+                return false;
+            }
+        }
+        List<ActiveQueue> started = new ArrayList<>();
+        try {
+            long toBackend = features & backendFeatures;
+            if (protocolFeatures != 0 || (backendFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
+                toBackend |= bit(VHOST_USER_F_PROTOCOL_FEATURES);
+            }
+            frontend.setFeatures(toBackend);
+            sendMemTable();
+            for (QueueConfig q : queues) {
+                started.add(startQueueAt(q, irq, bases[q.index()]));
+            }
+            active = List.copyOf(started);
+            return true;
+        } catch (VhostUserProtocolException | GuestMemoryException | RuntimeException e) {
+            LOG.warning(spec.describe() + ": restoring the rings failed: " + e.getMessage());
+            for (ActiveQueue a : started) {
+                teardown(a);
+            }
+            active = List.of();
+            return false;
+        }
+    }
+
+    /** {@code startQueue} with the ring starting at {@code base} instead of 0. */
+    private ActiveQueue startQueueAt(QueueConfig q, VirtioInterrupt irq, int base)
+            throws VhostUserProtocolException, GuestMemoryException {
+        int i = q.index();
+        long desc = memory.slice(q.descTable(), 16L * q.size()).address();
+        long avail = memory.slice(q.driverArea(), 6 + 2L * q.size()).address();
+        long used = memory.slice(q.deviceArea(), 6 + 8L * q.size()).address();
+        int kick = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        int call = -1;
+        long notify = -1;
+        int gsi = -1;
+        Thread relay = null;
+        try {
+            call = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+            frontend.setVringNum(i, q.size());
+            frontend.setVringAddr(i, desc, used, avail);
+            frontend.setVringBase(i, base);
+            frontend.setVringCall(i, call);
+            frontend.setVringKick(i, kick);
+            if ((backendFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
+                frontend.setVringEnable(i, true);
+            }
+            notify = transport.notifyAddress(i);
+            dataPath.registerKick(kick, notify);
+            if (transport.msixEnabled() && q.msixVector() != QueueConfig.NO_VECTOR) {
+                gsi = vectorGsi.applyAsInt(q.msixVector());
+                dataPath.registerCall(call, gsi);
+            } else {
+                relay = startRelay(i, call, irq);
+            }
+            // Requests the driver queued while the ring was stopped (or before the snapshot)
+            // would wait for a kick that already happened: kick once.
+            new EventFd().signal(kick);
+            return new ActiveQueue(i, kick, call, notify, gsi, relay);
+        } catch (VhostUserProtocolException | RuntimeException e) {
+            teardown(new ActiveQueue(i, kick, call, notify, gsi, relay));
+            throw e;
+        }
     }
 }

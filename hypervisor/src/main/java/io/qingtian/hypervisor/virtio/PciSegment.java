@@ -50,7 +50,7 @@ public final class PciSegment implements AutoCloseable {
         PciSegment s = new PciSegment(PciLayout.forRamEnd(ramEnd), new PciInterrupts(vm));
         try {
             s.interrupts.install();
-            DataPath dataPath = new KvmDataPath(vm);
+            DataPath dataPath = new KvmDataPath(vm, s.interrupts);
             BarAllocator bars = s.layout.barAllocator();
             for (VhostUserDeviceSpec d : devices.disks()) {
                 s.addProxy(VhostUserProxy.connect(d, memory, dataPath), bars);

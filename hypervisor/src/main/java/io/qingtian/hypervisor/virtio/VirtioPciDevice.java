@@ -5,6 +5,8 @@ import io.qingtian.hypervisor.pci.MsixTable;
 import io.qingtian.hypervisor.pci.PciBar;
 import io.qingtian.hypervisor.pci.PciConfigSpace;
 import io.qingtian.hypervisor.pci.PciFunction;
+import io.qingtian.hypervisor.snapshot.SnapshotException;
+import io.qingtian.hypervisor.snapshot.VirtioPciState;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
@@ -527,5 +529,124 @@ public final class VirtioPciDevice extends PciFunction {
         b[at + 1] = (byte) (v >>> 8);
         b[at + 2] = (byte) (v >>> 16);
         b[at + 3] = (byte) (v >>> 24);
+    }
+
+    // ---- snapshot (issue 8) ----
+
+    private List<QueueConfig> enabledQueues() {
+        List<QueueConfig> enabled = new ArrayList<>();
+        for (int i = 0; i < queues.length; i++) {
+            Queue q = queues[i];
+            if (q.enabled) {
+                enabled.add(new QueueConfig(i, q.size, q.desc, q.driver, q.device, q.msixVector));
+            }
+        }
+        return enabled;
+    }
+
+    /**
+     * The function's state for a snapshot (the VM is paused). A running device's rings are
+     * stopped and their positions recorded; {@link #resumeAfterSnapshot} restarts them.
+     */
+    public VirtioPciState saveState() {
+        VirtioPciState s;
+        List<QueueConfig> running;
+        synchronized (this) {
+            List<VirtioPciState.Queue> qs = new ArrayList<>();
+            for (Queue q : queues) {
+                qs.add(new VirtioPciState.Queue(q.size, q.msixVector, q.enabled, q.desc, q.driver, q.device));
+            }
+            int[] none = new int[queues.length];
+            java.util.Arrays.fill(none, -1);
+            s = new VirtioPciState(device.deviceType(), config.saveBytes(), msix.enabled(), msix.functionMasked(),
+                    msix.saveTable(), msix.savePending(), deviceFeatureSelect, driverFeatureSelect, driverFeatures,
+                    msixConfigVector, status, configGeneration & 0xff, queueSelect, isr, activated, qs, none);
+            running = activated ? enabledQueues() : List.of();
+        }
+        if (running.isEmpty()) {
+            return s;
+        }
+        if (!(device instanceof SnapshottableVirtioDevice d)) {
+            throw new SnapshotException("virtio device type " + device.deviceType() + " cannot save its queues");
+        }
+        return s.withRingBases(d.saveRings(queues.length, running));
+    }
+
+    /** After a snapshot of a VM that continues: the rings stopped by {@link #saveState} run again. */
+    public void resumeAfterSnapshot() {
+        boolean running;
+        synchronized (this) {
+            running = activated;
+        }
+        if (running && device instanceof SnapshottableVirtioDevice d) {
+            d.resumeRings();
+        }
+    }
+
+    /**
+     * Takes over a saved state in a freshly built VM (before its vCPUs run): config space,
+     * MSI-X (which re-programs the KVM routes), transport registers, then the device is
+     * activated on the saved queues at the saved ring positions. A snapshot whose device does
+     * not match this function is refused with a {@link SnapshotException} before anything changes.
+     */
+    public void restoreState(VirtioPciState s) {
+        if (s.deviceType() != device.deviceType() || s.queues().size() != queues.length
+                || s.msixTable().length != 4 * msix.size()) {
+            throw new SnapshotException("snapshot has virtio device type " + s.deviceType() + " with "
+                    + s.queues().size() + " queues and " + s.msixTable().length / 4 + " MSI-X vectors where this VM has type "
+                    + device.deviceType() + " with " + queues.length + " queues and " + msix.size());
+        }
+        for (int i = 0; i < queues.length; i++) {
+            VirtioPciState.Queue q = s.queues().get(i);
+            boolean sizeOk = q.size() > 0 && q.size() <= queues[i].max && Integer.bitCount(q.size()) == 1;
+            if (!sizeOk) {
+                throw new SnapshotException("snapshot queue " + i + " has size " + q.size()
+                        + " (this device allows powers of two up to " + queues[i].max + ")");
+            }
+        }
+        List<QueueConfig> enabled;
+        synchronized (this) {
+            config.restoreBytes(s.config());
+            deviceFeatureSelect = s.deviceFeatureSelect();
+            driverFeatureSelect = s.driverFeatureSelect();
+            driverFeatures = s.driverFeatures();
+            msixConfigVector = vectorOrNone(s.msixConfigVector());
+            status = s.status();
+            configGeneration = s.configGeneration();
+            queueSelect = s.queueSelect();
+            isr = s.isr();
+            for (int i = 0; i < queues.length; i++) {
+                VirtioPciState.Queue q = s.queues().get(i);
+                Queue mine = queues[i];
+                mine.size = q.size();
+                mine.msixVector = vectorOrNone(q.msixVector());
+                mine.enabled = q.enabled();
+                mine.desc = q.desc();
+                mine.driver = q.driver();
+                mine.device = q.device();
+            }
+            activated = s.activated();
+            enabled = activated ? enabledQueues() : List.of();
+        }
+        msix.restoreState(s.msixEnabled(), s.msixFunctionMasked(), s.msixTable(), s.msixPending());
+        barListener.run();
+        if (s.activated()) {
+            boolean ok;
+            try {
+                ok = device instanceof SnapshottableVirtioDevice d
+                        && d.activateRestored(s.driverFeatures(), enabled, new Interrupts(), s.ringBases());
+            } catch (RuntimeException e) {
+                LOG.warning("virtio device type " + device.deviceType() + " failed to resume from the snapshot: " + e.getMessage());
+                ok = false;
+            }
+            if (!ok) {
+                synchronized (this) {
+                    status |= STATUS_NEEDS_RESET;
+                    configGeneration++;
+                }
+                signalConfigChange();
+            }
+        }
+        updateIntx();
     }
 }

@@ -22,7 +22,7 @@ import java.util.logging.Logger;
  * nothing to gain from a worker thread. A chain that asks for more than {@link #MAX_PER_CHAIN}
  * gets that much (the used length says how many bytes were written).
  */
-public final class VirtioRng implements VirtioDevice {
+public final class VirtioRng implements SnapshottableVirtioDevice {
     private static final Logger LOG = Logger.getLogger(VirtioRng.class.getName());
     public static final int DEVICE_TYPE = 4;
     public static final int QUEUE_SIZE = 256;
@@ -159,5 +159,31 @@ public final class VirtioRng implements VirtioDevice {
 
     public synchronized long bytesServed() {
         return bytesServed;
+    }
+
+    // ---- snapshot (issue 8): requests are served synchronously, so nothing is ever in flight ----
+
+    @Override
+    public synchronized int[] saveRings(int queueCount, List<QueueConfig> running) {
+        int[] bases = new int[queueCount];
+        java.util.Arrays.fill(bases, -1);
+        if (queue != null) {
+            bases[0] = queue.nextAvail();
+        }
+        return bases;
+    }
+
+    @Override
+    public void resumeRings() {
+        // never stopped
+    }
+
+    @Override
+    public synchronized boolean activateRestored(long features, List<QueueConfig> queues, VirtioInterrupt irq, int[] bases) {
+        if (bases.length < 1 || bases[0] < 0 || !activate(features, queues, irq)) {
+            return false;
+        }
+        queue.setNextAvail(bases[0]); // the used index continues from the ring in guest memory
+        return true;
     }
 }

@@ -61,4 +61,45 @@ class MsixTableTest {
         assertThat(table.readTable(0, 2)).isZero();
         assertThat(table.readTable(12, 4)).isEqualTo(1); // entry 0 vector control: masked
     }
+
+    @Test
+    void maskChangesReachTheListenerAndItsPendingBitsShowInThePba() {
+        List<String> routes = new ArrayList<>();
+        boolean[] outside = new boolean[3];
+        MsixTable t = new MsixTable(3, new MsixTable.Listener() {
+            @Override
+            public void deliver(int vector, MsiMessage message) {
+                delivered.add("v" + vector);
+            }
+
+            @Override
+            public void routeChanged(int vector, MsiMessage message, boolean usable) {
+                routes.add(vector + (usable ? "+" : "-"));
+            }
+
+            @Override
+            public boolean pending(int vector) {
+                return outside[vector];
+            }
+        });
+        t.controlWritten(MsixTable.CONTROL_ENABLE);
+        assertThat(routes).containsExactly("0-", "1-", "2-"); // enabled, but every entry masked
+        routes.clear();
+        t.writeTable(16, 8, 0xfee0_0000L);
+        t.writeTable(28, 4, 0); // unmask vector 1
+        assertThat(routes).containsExactly("1-", "1+");
+        routes.clear();
+        t.writeTable(28, 4, 1); // mask it again: the irqfd owner must hold deliveries back
+        assertThat(routes).containsExactly("1-");
+        // What the listener holds (an eventfd signalled while masked) is a PBA bit, beside the table's own.
+        outside[1] = true;
+        t.trigger(2);
+        assertThat(t.readPba(0, 8)).isEqualTo(0b110);
+        assertThat(t.readPba(0, 4)).isEqualTo(0b110);
+        assertThat(t.readPba(4, 4)).isZero();
+        routes.clear();
+        t.controlWritten(MsixTable.CONTROL_ENABLE | MsixTable.CONTROL_FUNCTION_MASK);
+        assertThat(routes).containsExactly("0-", "1-", "2-");
+        assertThat(delivered).isEmpty();
+    }
 }

@@ -69,8 +69,8 @@ class SnapshotFileTest {
     void namesTheProblem() throws Exception {
         byte[] good = sample();
         byte[] version = good.clone();
-        ByteBuffer.wrap(version).putInt(8, 2);
-        assertThatThrownBy(() -> read(version)).hasMessageContaining("version 2 is not supported");
+        ByteBuffer.wrap(version).putInt(8, SnapshotFile.VERSION + 1);
+        assertThatThrownBy(() -> read(version)).hasMessageContaining("version " + (SnapshotFile.VERSION + 1) + " is not supported");
         byte[] magic = good.clone();
         magic[0] = 'X';
         assertThatThrownBy(() -> read(magic)).hasMessageContaining("bad magic");

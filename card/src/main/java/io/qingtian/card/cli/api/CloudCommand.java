@@ -32,7 +32,8 @@ public final class CloudCommand implements Runnable {
         cl.addSubcommand("volume", group("Volumes.", new VolumeCreate(), new VolumeList(), new VolumeShow(), new VolumeDelete()));
         cl.addSubcommand("instance", group("Instances (one confined hypervisor each).", new InstanceCreate(),
                 new InstanceList(), new InstanceShow(), new Action("start"), new Action("stop"), new Action("reboot"),
-                new InstanceDelete(), new Console(), new Attest()));
+                new Action("pause"), new Action("resume"), new SnapshotCreate(), new SnapshotList(), new SnapshotDelete(),
+                new Restore(), new InstanceDelete(), new Console(), new Attest()));
         cl.addSubcommand("vpc", group("VPCs.", new VpcCreate(), new Lister("/v1/vpcs", "name", "cidr")));
         cl.addSubcommand("subnet", group("Subnets.", new SubnetCreate(), new Lister("/v1/subnets", "name", "vpc", "cidr", "gateway")));
         cl.addSubcommand("sg", group("Security groups.", new SgCreate(), new Lister("/v1/security-groups", "name", "rules"),
@@ -250,6 +251,52 @@ public final class CloudCommand implements Runnable {
 
         void call(ApiClient api) {
             conn.print(api.json("POST", "/v1/instances/" + name + "/" + action, null, "instance " + name), INSTANCE_COLUMNS);
+        }
+    }
+
+    static final String[] SNAPSHOT_COLUMNS = {"name", "instance", "createdAt", "memoryMib", "stateBytes", "memoryFileBytes", "millis"};
+
+    @Command(name = "snapshot", mixinStandardHelpOptions = true,
+            description = "Snapshot a running (paused for it, then resumed) or paused instance; the card keeps the files.")
+    static final class SnapshotCreate extends Leaf {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "SNAPSHOT") String snapshot;
+
+        void call(ApiClient api) {
+            conn.print(api.json("POST", "/v1/instances/" + name + "/snapshot", Map.of("name", snapshot), "instance " + name),
+                    SNAPSHOT_COLUMNS);
+        }
+    }
+
+    @Command(name = "snapshots", mixinStandardHelpOptions = true, description = "List an instance's snapshots.")
+    static final class SnapshotList extends Leaf {
+        @Parameters(paramLabel = "NAME") String name;
+
+        void call(ApiClient api) {
+            conn.print(api.json("GET", "/v1/instances/" + name + "/snapshots", null, "instance " + name), SNAPSHOT_COLUMNS);
+        }
+    }
+
+    @Command(name = "snapshot-delete", mixinStandardHelpOptions = true, description = "Delete one of an instance's snapshots.")
+    static final class SnapshotDelete extends Leaf {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "SNAPSHOT") String snapshot;
+
+        void call(ApiClient api) {
+            conn.print(api.json("DELETE", "/v1/instances/" + name + "/snapshots/" + snapshot, null,
+                    "snapshot " + snapshot + " of instance " + name));
+        }
+    }
+
+    @Command(name = "restore", mixinStandardHelpOptions = true,
+            description = "Restore a stopped instance from one of its snapshots (a new hypervisor process resumes it).")
+    static final class Restore extends Leaf {
+        @Parameters(index = "0", paramLabel = "NAME") String name;
+        @Parameters(index = "1", paramLabel = "SNAPSHOT") String snapshot;
+
+        void call(ApiClient api) {
+            conn.print(api.json("POST", "/v1/instances/" + name + "/restore", Map.of("snapshot", snapshot), null),
+                    INSTANCE_COLUMNS);
         }
     }
 

@@ -1,0 +1,379 @@
+package io.qingtian.e2e.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.qingtian.card.api.ControlPlane;
+import io.qingtian.card.daemon.CardDaemon;
+import io.qingtian.card.daemon.StateDir;
+import io.qingtian.card.export.Exporters;
+import io.qingtian.card.instance.HypervisorApi;
+import io.qingtian.card.instance.HypervisorLauncher;
+import io.qingtian.lab.Lab;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The card drives its hypervisors over their Firecracker-compatible API sockets: launch,
+ * pause/resume, snapshot/restore through the control API over real HTTP, with the ticker guest
+ * ({@link TinyKernel#TICKER}) as the witness of guest progress.
+ */
+class LifecycleApiTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+    static final Pattern TICK = Pattern.compile("<([a-z])>");
+    @TempDir
+    static Path tmp;
+    static Path state;
+    static CardDaemon card;
+    static String endpoint;
+    static String tokenA;
+    static String tokenB;
+    static String tenantA;
+
+    record R(int status, JsonNode body, String text) {}
+
+    static R call(String token, String method, String path, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint + path))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .header("Authorization", "Bearer " + token);
+        HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        JsonNode n = null;
+        try {
+            n = JSON.readTree(r.body());
+        } catch (Exception ignored) {
+            // console is text
+        }
+        return new R(r.statusCode(), n, r.body());
+    }
+
+    @BeforeAll
+    static void startCard() throws Exception {
+        state = tmp.resolve("state");
+        Files.createDirectories(state.resolve("images"));
+        Files.write(state.resolve("images/ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
+        Files.write(state.resolve("images/tiny.bzImage"), TinyKernel.bzImage());
+        Files.write(state.resolve("images/garbage.bzImage"), "this is not a kernel".repeat(100).getBytes());
+        for (Path p : List.of(tmp, state)) {
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx--x--x"));
+        }
+        card = CardDaemon.start(new StateDir(state), Exporters.vhostUser(), new ControlPlane.Options(null, null,
+                "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 644_000));
+        endpoint = card.plane().endpoint();
+        String admin = Files.readString(state.resolve("control/admin.token")).trim();
+        tokenA = call(admin, "POST", "/v1/tenants", "{\"name\":\"alice\"}").body().get("token").asText();
+        tokenB = call(admin, "POST", "/v1/tenants", "{\"name\":\"bob\"}").body().get("token").asText();
+        tenantA = call(tokenA, "GET", "/v1/whoami", null).body().get("tenant").asText();
+    }
+
+    @AfterAll
+    static void stopCard() {
+        if (card != null) {
+            card.close();
+        }
+    }
+
+    /** The guest's ticks in the console log, without the hypervisor's own "qt: ..." lines. */
+    static List<Character> ticks(String instance) throws Exception {
+        String console = call(tokenA, "GET", "/v1/instances/" + instance + "/console", null).text();
+        Matcher m = TICK.matcher(console.replaceAll("qt: [^\n]*\n", ""));
+        List<Character> out = new ArrayList<>();
+        while (m.find()) {
+            out.add(m.group(1).charAt(0));
+        }
+        return out;
+    }
+
+    static List<Character> awaitTicks(String instance, Predicate<List<Character>> done) throws Exception {
+        List<Character> t = ticks(instance);
+        for (int i = 0; i < 600 && !done.test(t); i++) {
+            Thread.sleep(50);
+            t = ticks(instance);
+        }
+        assertThat(done.test(t)).as("guest ticks so far: " + t + "; console:\n"
+                + call(tokenA, "GET", "/v1/instances/" + instance + "/console", null).text()).isTrue();
+        return t;
+    }
+
+    /** Each tick is the letter after the previous one: the guest went on where it was, across restores. */
+    static void assertConsecutive(List<Character> ticks, int beforeRestore) {
+        for (int k = 1; k < ticks.size(); k++) {
+            char want = ticks.get(k - 1) == 'z' ? 'a' : (char) (ticks.get(k - 1) + 1);
+            assertThat(ticks.get(k)).as("tick " + k + " of " + ticks + " (" + beforeRestore + " before the restore)")
+                    .isEqualTo(want);
+        }
+    }
+
+    static long counterIn(Path memoryFile) throws Exception {
+        try (FileChannel ch = FileChannel.open(memoryFile)) {
+            ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(b, TinyKernel.COUNTER_GPA);
+            return Integer.toUnsignedLong(b.flip().getInt());
+        }
+    }
+
+    static JsonNode awaitState(String instance, String want) throws Exception {
+        JsonNode v = null;
+        for (int i = 0; i < 100; i++) {
+            v = call(tokenA, "GET", "/v1/instances/" + instance, null).body();
+            if (v.get("state").asText().equals(want)) {
+                break;
+            }
+            Thread.sleep(100);
+        }
+        assertThat(v.get("state").asText()).isEqualTo(want);
+        return v;
+    }
+
+    @Test
+    @Tag("kvm")
+    void pauseStopsTheGuestResumeContinuesAndARestoreContinuesFromTheSnapshot() throws Exception {
+        R c = call(tokenA, "POST", "/v1/instances", "{\"name\":\"tick\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64}");
+        assertThat(c.status()).as(c.text()).isEqualTo(201);
+        assertThat(c.body().get("state").asText()).isEqualTo("RUNNING");
+        String id = c.body().get("id").asText();
+        int uid = c.body().get("uid").asInt();
+
+        // configured over its API socket, in a directory only the instance's uid (and the card) can reach
+        Path apiDir = state.resolve("instances").resolve(id).resolve("api");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(apiDir))).isEqualTo("rwx------");
+        assertThat(Files.getAttribute(apiDir, "unix:uid")).isEqualTo(uid);
+        HypervisorApi hv = new HypervisorApi(apiDir.resolve("firecracker.sock"));
+        JsonNode info = hv.get("/", Duration.ofSeconds(10)).body();
+        assertThat(info.get("id").asText()).isEqualTo(id);
+        assertThat(info.get("state").asText()).isEqualTo("Running");
+        awaitTicks("tick", t -> t.size() >= 3);
+
+        // pause: no progress while paused; a second pause is a 409 that changes nothing
+        R p = call(tokenA, "POST", "/v1/instances/tick/pause", null);
+        assertThat(p.status()).as(p.text()).isEqualTo(200);
+        assertThat(p.body().get("state").asText()).isEqualTo("PAUSED");
+        assertThat(hv.get("/", Duration.ofSeconds(10)).body().get("state").asText()).isEqualTo("Paused");
+        int paused = ticks("tick").size();
+        Thread.sleep(800);
+        assertThat(ticks("tick")).hasSize(paused);
+        R again = call(tokenA, "POST", "/v1/instances/tick/pause", null);
+        assertThat(again.status()).isEqualTo(409);
+        assertThat(again.body().get("error").asText()).isEqualTo("cannot pause instance tick: it is PAUSED");
+        assertThat(call(tokenA, "GET", "/v1/instances/tick", null).body().get("state").asText()).isEqualTo("PAUSED");
+
+        // resume: progress again
+        R res = call(tokenA, "POST", "/v1/instances/tick/resume", null);
+        assertThat(res.status()).as(res.text()).isEqualTo(200);
+        assertThat(res.body().get("state").asText()).isEqualTo("RUNNING");
+        awaitTicks("tick", t -> t.size() >= paused + 3);
+        assertThat(call(tokenA, "POST", "/v1/instances/tick/resume", null).status()).isEqualTo(409);
+
+        // snapshot while paused: stays paused; the card keeps the files, read-only, in its state dir per tenant
+        assertThat(call(tokenA, "POST", "/v1/instances/tick/pause", null).status()).isEqualTo(200);
+        R s1 = call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s1\"}");
+        assertThat(s1.status()).as(s1.text()).isEqualTo(201);
+        assertThat(s1.body().get("memoryFileBytes").asLong()).isEqualTo(64L << 20);
+        assertThat(s1.body().get("stateBytes").asLong()).isPositive();
+        assertThat(call(tokenA, "GET", "/v1/instances/tick", null).body().get("state").asText()).isEqualTo("PAUSED");
+        Path snaps = state.resolve("snapshots").resolve(tenantA).resolve("tick");
+        Path mem1 = snaps.resolve("s1/memory");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(snaps))).isEqualTo("rwx------");
+        assertThat(Files.getAttribute(snaps, "unix:uid")).isEqualTo(0);
+        assertThat(Files.getAttribute(mem1, "unix:uid")).isEqualTo(0);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(mem1))).isEqualTo("r--r--r--");
+        long counter1 = counterIn(mem1);
+        assertThat(counter1).as("the guest's counter in the snapshot's memory").isPositive();
+        assertThat(call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s1\"}").status()).isEqualTo(409);
+        R busy = call(tokenA, "POST", "/v1/instances/tick/restore", "{\"snapshot\":\"s1\"}");
+        assertThat(busy.status()).isEqualTo(409);
+        assertThat(busy.body().get("error").asText()).contains("stop it first");
+        long oldPid = call(tokenA, "GET", "/v1/instances/tick", null).body().get("pid").asLong();
+
+        // stop (never resumed after the snapshot), then restore into a new process: the ticks continue
+        List<Character> before = ticks("tick");
+        assertThat(call(tokenA, "POST", "/v1/instances/tick/stop", null).body().get("state").asText()).isEqualTo("STOPPED");
+        R r = call(tokenA, "POST", "/v1/instances/tick/restore", "{\"snapshot\":\"s1\"}");
+        assertThat(r.status()).as(r.text()).isEqualTo(200);
+        assertThat(r.body().get("state").asText()).isEqualTo("RUNNING");
+        assertThat(r.body().get("restoredFrom").asText()).isEqualTo("s1");
+        long pid = r.body().get("pid").asLong();
+        assertThat(pid).isNotEqualTo(oldPid);
+        assertThat(Files.readString(Path.of("/proc/" + pid + "/status"))).containsPattern("Seccomp:\\s+2");
+        List<Character> after = awaitTicks("tick", t -> t.size() >= before.size() + 3);
+        String console = call(tokenA, "GET", "/v1/instances/tick/console", null).text();
+        assertThat(console.split("OK\n", -1)).as("one cold boot only").hasSize(2);
+        assertConsecutive(after, before.size());
+
+        // a snapshot of the running, restored guest: its counter went on from s1's
+        R s2 = call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s2\"}");
+        assertThat(s2.status()).as(s2.text()).isEqualTo(201);
+        assertThat(call(tokenA, "GET", "/v1/instances/tick", null).body().get("state").asText()).isEqualTo("RUNNING");
+        assertThat(counterIn(snaps.resolve("s2/memory"))).isGreaterThan(counter1);
+        JsonNode list = call(tokenA, "GET", "/v1/instances/tick/snapshots", null).body();
+        assertThat(list).extracting(n -> n.get("name").asText()).containsExactly("s1", "s2");
+        assertThat(call(tokenB, "GET", "/v1/instances/tick/snapshots", null).status()).isEqualTo(404);
+        for (int k = 3; k <= 16; k++) { // up to the limit per instance
+            assertThat(call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s" + k + "\"}").status()).isEqualTo(201);
+        }
+        R full = call(tokenA, "POST", "/v1/instances/tick/snapshot", "{\"name\":\"s17\"}");
+        assertThat(full.status()).isEqualTo(409);
+        assertThat(full.body().get("error").asText()).isEqualTo("instance tick has 16 snapshots, the most it may keep: delete one first");
+        assertThat(call(tokenA, "GET", "/v1/instances/tick", null).body().get("state").asText()).isEqualTo("RUNNING");
+
+        // killing the restored hypervisor is detected, its cgroup and API socket are gone
+        List<String> cgroups = JSON.convertValue(call(tokenA, "GET", "/v1/instances/tick", null).body().get("cgroups"),
+                new com.fasterxml.jackson.core.type.TypeReference<>() {});
+        assertThat(cgroups).isNotEmpty();
+        new ProcessBuilder("kill", "-9", Long.toString(pid)).start().waitFor();
+        JsonNode dead = awaitState("tick", "EXITED");
+        assertThat(dead.get("lastExit").get("signal").asInt()).isEqualTo(9);
+        assertThat(cgroups).allSatisfy(d -> assertThat(Path.of(d)).doesNotExist());
+        assertThat(apiDir.resolve("firecracker.sock")).doesNotExist();
+        assertThat(call(tokenA, "POST", "/v1/instances/tick/pause", null).status()).isEqualTo(409);
+
+        assertThat(call(tokenA, "DELETE", "/v1/instances/tick/snapshots/s2", null).status()).isEqualTo(200);
+        R gone = call(tokenA, "POST", "/v1/instances/tick/restore", "{\"snapshot\":\"s2\"}");
+        assertThat(gone.status()).isEqualTo(404);
+        assertThat(gone.body().get("error").asText()).isEqualTo("snapshot s2 not found");
+        assertThat(call(tokenA, "DELETE", "/v1/instances/tick", null).status()).isEqualTo(200);
+        assertThat(snaps).doesNotExist();
+
+        // the audit log has who did what, refusals with their reason
+        List<JsonNode> audit = new ArrayList<>();
+        for (String l : Files.readAllLines(state.resolve("control/audit.log"))) {
+            audit.add(JSON.readTree(l));
+        }
+        assertThat(audit).anySatisfy(n -> {
+            assertThat(n.get("path").asText()).isEqualTo("/v1/instances/tick/snapshot");
+            assertThat(n.get("status").asInt()).isEqualTo(201);
+            assertThat(n.get("tenant").asText()).isEqualTo(tenantA);
+        });
+        assertThat(audit).anySatisfy(n -> {
+            assertThat(n.get("path").asText()).isEqualTo("/v1/instances/tick/restore");
+            assertThat(n.get("status").asInt()).isEqualTo(200);
+        });
+        assertThat(audit).anySatisfy(n -> {
+            assertThat(n.get("path").asText()).isEqualTo("/v1/instances/tick/pause");
+            assertThat(n.get("status").asInt()).isEqualTo(409);
+            assertThat(n.get("outcome").asText()).isEqualTo("cannot pause instance tick: it is PAUSED");
+        });
+    }
+
+    @Test
+    @Tag("kvm")
+    void volumesAndNicsAreVhostUserDevicesConfiguredOverTheSocket() throws Exception {
+        assertThat(call(tokenA, "POST", "/v1/volumes", "{\"name\":\"d1\",\"size\":\"8M\"}").status()).isEqualTo(201);
+        assertThat(call(tokenA, "POST", "/v1/vpcs", "{\"name\":\"net\",\"cidr\":\"10.1.0.0/16\"}").status()).isEqualTo(201);
+        assertThat(call(tokenA, "POST", "/v1/subnets", "{\"name\":\"s1\",\"vpc\":\"net\",\"cidr\":\"10.1.1.0/24\"}").status())
+                .isEqualTo(201);
+        assertThat(call(tokenA, "POST", "/v1/nics", "{\"name\":\"n1\",\"subnet\":\"s1\"}").status()).isEqualTo(201);
+        // InstanceStart connects to every vhost-user back-end: RUNNING means PUT /drives and /network-interfaces named live sockets
+        R c = call(tokenA, "POST", "/v1/instances",
+                "{\"name\":\"dev\",\"kernel\":\"tiny.bzImage\",\"memoryMib\":64,\"volumes\":[\"d1\"],\"nics\":[\"n1\"]}");
+        assertThat(c.status()).as(c.text()).isEqualTo(201);
+        assertThat(c.body().get("state").asText()).isEqualTo("RUNNING");
+        assertThat(call(tokenA, "GET", "/v1/volumes/d1", null).body().get("attached").asBoolean()).isTrue();
+        // a VM with vhost-user devices snapshots (their ring positions are saved) and keeps running
+        R s = call(tokenA, "POST", "/v1/instances/dev/snapshot", "{\"name\":\"s1\"}");
+        assertThat(s.status()).as(s.text()).isEqualTo(201);
+        assertThat(call(tokenA, "GET", "/v1/instances/dev", null).body().get("state").asText()).isEqualTo("RUNNING");
+        HypervisorApi hv = new HypervisorApi(state.resolve("instances").resolve(c.body().get("id").asText())
+                .resolve("api/firecracker.sock"));
+        assertThat(hv.get("/", Duration.ofSeconds(10)).body().get("state").asText()).isEqualTo("Running");
+        assertThat(call(tokenA, "GET", "/v1/instances/dev/snapshots", null).body())
+                .extracting(n -> n.get("name").asText()).containsExactly("s1");
+        // restored into a new process, it connects to the same card back-ends again
+        long oldPid = call(tokenA, "GET", "/v1/instances/dev", null).body().get("pid").asLong();
+        assertThat(call(tokenA, "POST", "/v1/instances/dev/stop", null).body().get("state").asText()).isEqualTo("STOPPED");
+        R r = call(tokenA, "POST", "/v1/instances/dev/restore", "{\"snapshot\":\"s1\"}");
+        assertThat(r.status()).as(r.text()).isEqualTo(200);
+        assertThat(r.body().get("state").asText()).isEqualTo("RUNNING");
+        assertThat(r.body().get("pid").asLong()).isNotEqualTo(oldPid);
+        assertThat(call(tokenA, "GET", "/v1/volumes/d1", null).body().get("attached").asBoolean()).isTrue();
+        assertThat(call(tokenA, "DELETE", "/v1/instances/dev", null).status()).isEqualTo(200);
+    }
+
+    @Test
+    @Tag("kvm")
+    void aSnapshotOutlivesTheCardAndRestoresUnderANewCard(@TempDir Path own) throws Exception {
+        Path st = own.resolve("state");
+        Files.createDirectories(st.resolve("images"));
+        Files.write(st.resolve("images/ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
+        for (Path p : List.of(own, st)) {
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx--x--x"));
+        }
+        String savedEndpoint = endpoint;
+        String savedToken = tokenA;
+        try {
+            String token;
+            try (CardDaemon first = CardDaemon.start(new StateDir(st), Exporters.vhostUser(), new ControlPlane.Options(null,
+                    null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 645_000))) {
+                endpoint = first.plane().endpoint();
+                String admin = Files.readString(st.resolve("control/admin.token")).trim();
+                token = call(admin, "POST", "/v1/tenants", "{\"name\":\"carol\"}").body().get("token").asText();
+                tokenA = token;
+                assertThat(call(token, "POST", "/v1/instances", "{\"name\":\"t\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64}")
+                        .status()).isEqualTo(201);
+                awaitTicks("t", t -> t.size() >= 2);
+                // paused, so that the console ends where the snapshot is (a running one would tick on after it)
+                assertThat(call(token, "POST", "/v1/instances/t/pause", null).status()).isEqualTo(200);
+                assertThat(call(token, "POST", "/v1/instances/t/snapshot", "{\"name\":\"keep\"}").status()).isEqualTo(201);
+            } // the card stops every hypervisor as it goes
+            try (CardDaemon second = CardDaemon.start(new StateDir(st), Exporters.vhostUser(), new ControlPlane.Options(null,
+                    null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 645_000))) {
+                endpoint = second.plane().endpoint();
+                assertThat(call(token, "GET", "/v1/instances/t", null).body().get("state").asText()).isEqualTo("STOPPED");
+                assertThat(call(token, "GET", "/v1/instances/t/snapshots", null).body()).extracting(n -> n.get("name").asText())
+                        .containsExactly("keep");
+                int before = ticks("t").size();
+                R r = call(token, "POST", "/v1/instances/t/restore", "{\"snapshot\":\"keep\"}");
+                assertThat(r.status()).as(r.text()).isEqualTo(200);
+                assertThat(r.body().get("restoredFrom").asText()).isEqualTo("keep");
+                List<Character> after = awaitTicks("t", t -> t.size() >= before + 3);
+                assertThat(call(token, "GET", "/v1/instances/t/console", null).text().split("OK\n", -1))
+                        .as("one cold boot only").hasSize(2);
+                assertConsecutive(after, before);
+            }
+        } finally {
+            endpoint = savedEndpoint;
+            tokenA = savedToken;
+        }
+    }
+
+    @Test
+    void aSetupTheHypervisorRefusesSurfacesWithItsMessage() throws Exception {
+        R c = call(tokenA, "POST", "/v1/instances", "{\"name\":\"junk\",\"kernel\":\"garbage.bzImage\",\"memoryMib\":64}");
+        assertThat(c.status()).as(c.text()).isEqualTo(400);
+        assertThat(c.body().get("error").asText()).startsWith("starting instance junk: PUT /");
+        assertThat(call(tokenA, "GET", "/v1/instances/junk", null).status()).as("a refused launch defines nothing")
+                .isEqualTo(404);
+
+        R d = call(tokenA, "POST", "/v1/instances",
+                "{\"name\":\"junk2\",\"kernel\":\"garbage.bzImage\",\"memoryMib\":64,\"start\":false}");
+        assertThat(d.status()).as(d.text()).isEqualTo(201);
+        R s = call(tokenA, "POST", "/v1/instances/junk2/start", null);
+        assertThat(s.status()).as(s.text()).isEqualTo(400);
+        JsonNode v = awaitState("junk2", "EXITED");
+        assertThat(v.get("lastExit").get("code").asInt()).isEqualTo(2);
+        assertThat(v.get("lastExit").get("meaning").asText()).contains("refused its configuration");
+        assertThat(v.get("lastExit").get("detail").asText()).startsWith("PUT /").contains("400");
+        assertThat(s.body().get("error").asText()).contains(v.get("lastExit").get("detail").asText());
+        assertThat(call(tokenA, "DELETE", "/v1/instances/junk2", null).status()).isEqualTo(200);
+    }
+}

@@ -1,0 +1,124 @@
+package io.qingtian.e2e.pci;
+
+import static io.qingtian.e2e.pci.CardLab.find;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.qingtian.lab.GuestInitramfs;
+import io.qingtian.lab.GuestKernel;
+import io.qingtian.lab.LabResult;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A NIC of the card's own network service on our hypervisor, in the lab: inside L1 the card
+ * daemon runs, a VPC, subnet, security group and vNIC are created and the vNIC is exported
+ * over vhost-user-net ({@code qt card nic export}); {@code qt hypervisor run --net
+ * socket=...,mac=...} boots the stock kernel once, and the guest
+ * <ul>
+ *   <li>sees a virtio-net NIC with the MAC the control plane assigned,
+ *   <li>gets exactly the control plane's address, mask and router by DHCP from the card
+ *       (busybox udhcpc, as {@code VpcGuestsTest} does with QEMU guests),
+ *   <li>pings the gateway the switch answers for,
+ *   <li>fetches its instance id and identity document from the card's metadata responder at
+ *       169.254.169.254, which must name this instance, NIC, VPC and tenant;
+ * </ul>
+ * and afterwards the card's {@code nic stats} show the frames both ways.
+ */
+@Tag("lab")
+class CardNicLabTest {
+    static final String MAC = "52:54:00:0a:01:05";
+    static final String IP = "10.0.1.5";
+    static final String INSTANCE = "i-lab-nic1";
+
+    @TempDir
+    Path tmp;
+
+    /** udhcpc's event script: configure the lease and print it. */
+    static final String UDHCPC_SCRIPT = """
+            #!/bin/sh
+            case "$1" in
+              bound|renew)
+                ifconfig "$interface" "$ip" netmask "$subnet" up
+                [ -n "$router" ] && route add default gw "$router"
+                echo "L2 lease $ip $subnet $router"
+                ;;
+            esac
+            """;
+
+    static final String INIT = CardLab.L2_PRELUDE + """
+            ip link set lo up
+            if [ ! -e /sys/class/net/eth0 ]; then echo "L2 no eth0"; dmesg | grep -i -E 'virtio|net|pci' | tail -20; fi
+            echo "L2 nic driver=$(basename $(readlink /sys/class/net/eth0/device/driver)) mac=$(cat /sys/class/net/eth0/address)"
+            ip link set eth0 up
+            udhcpc -i eth0 -n -q -t 20 -T 2 -s /udhcpc.sh || echo "L2 dhcp-failed"
+            ping -c 2 -W 3 10.0.1.1 >/dev/null 2>&1 && echo "L2 gateway-ping ok"
+            # busybox-static's wget crashes in static glibc's resolver: plain HTTP/1.0 over nc instead.
+            get() { printf 'GET %s HTTP/1.0\\r\\nHost: 169.254.169.254\\r\\n\\r\\n' "$1" | nc -w 10 169.254.169.254 80; }
+            echo "L2 md-id $(get /latest/meta-data/instance-id | tail -n 1)"
+            echo "L2 md-doc $(get /latest/dynamic/instance-identity/document | tr -d ' \\r\\n')"
+            echo "L2 net tx=$(cat /sys/class/net/eth0/statistics/tx_packets) rx=$(cat /sys/class/net/eth0/statistics/rx_packets)"
+            echo "L2 end"
+            poweroff -f
+            """;
+
+    static final String SCRIPT = """
+            card_up || exit 1
+            card vpc create blue --cidr 10.0.0.0/16 --tenant acme
+            card subnet create blue-a --vpc blue --cidr 10.0.1.0/24
+            card sg create vm
+            card sg rule add vm --proto icmp --from 10.0.0.0/16
+            card nic create g1 --subnet blue-a --ip %s --mac %s --sg vm --instance %s
+            card nic export g1 --vhost-user /tmp/nic.sock
+            waitsock /tmp/nic.sock || tail -20 /tmp/card.log
+            echo "L1 stats-before $(card nic stats g1 | tr '\\n' ' ')"
+            hv nic --net socket=/tmp/nic.sock,mac=%s --cmdline "$CMD"
+            echo "L1 stats-after $(card nic stats g1 | tr '\\n' ' ')"
+            kill $CARD; wait $CARD
+            echo "L1 done"
+            """.formatted(IP, MAC, INSTANCE, MAC);
+
+    @Test
+    void guestGetsAddressAndMetadataFromTheCardsNetworkService() throws Exception {
+        GuestKernel kernel = GuestKernel.stock();
+        Path initrd = tmp.resolve("l2.cpio");
+        GuestInitramfs.withInit(INIT)
+                .file("udhcpc.sh", 0755, UDHCPC_SCRIPT.getBytes(StandardCharsets.UTF_8))
+                .modules(kernel, "virtio_pci", "virtio_net")
+                .writeTo(initrd);
+        LabResult r = CardLab.run(tmp, initrd, SCRIPT, Duration.ofMinutes(10));
+        String out = r.stdout();
+        assertThat(out).contains("L1 done", "L1 hv-exit nic 0", "L2 nic end");
+
+        assertThat(out).contains("L2 nic nic driver=virtio_net mac=" + MAC);
+        assertThat(out).as("the card's DHCP server hands out the control plane's address")
+                .contains("L2 nic lease " + IP + " 255.255.255.0 10.0.1.1").doesNotContain("dhcp-failed");
+        assertThat(out).contains("L2 nic gateway-ping ok");
+        assertThat(find(out, "L2 nic md-id (\\S*)")).isEqualTo(INSTANCE);
+        assertThat(find(out, "L2 nic md-doc (.*)"))
+                .contains("\"instanceId\":\"" + INSTANCE + "\"", "\"nic\":\"g1\"", "\"tenant\":\"acme\"",
+                        "\"vpc\":\"blue\"", "\"subnet\":\"blue-a\"", "\"privateIp\":\"" + IP + "\"",
+                        "\"mac\":\"" + MAC + "\"");
+        long guestTx = Long.parseLong(find(out, "L2 nic net tx=(\\d+)"));
+        long guestRx = Long.parseLong(find(out, "L2 nic net tx=\\d+ rx=(\\d+)"));
+        assertThat(guestTx).isPositive();
+        assertThat(guestRx).isPositive();
+
+        // The card counted the same traffic: rx = frames the guest sent, tx = frames it received.
+        String before = find(out, "L1 stats-before (.*)");
+        String after = find(out, "L1 stats-after (.*)");
+        assertThat(counter(before, "rx")).isZero();
+        assertThat(counter(before, "tx")).isZero();
+        // (at least: the guest may send or get a frame after it read its own counters)
+        assertThat(counter(after, "rx")).as(after).isGreaterThanOrEqualTo(guestTx);
+        assertThat(counter(after, "tx")).as(after).isGreaterThanOrEqualTo(guestRx);
+    }
+
+    /** A packet counter from {@code qt card nic stats}' output ({@code rx (from guest) packets N}). */
+    private static long counter(String stats, String name) {
+        return Long.parseLong(find(stats, "\\b" + name + " \\(\\w+ guest\\) +packets (\\d+)"));
+    }
+}
