@@ -137,6 +137,20 @@ public final class VirtioNetPort implements FrameSink {
 
     /** As {@link #transmitChain(NetChain)}; {@code shaped}: tokens already taken by {@link #shapingDelay}. */
     public int transmitChain(NetChain chain, boolean shaped) {
+        return transmitChain(chain, shaped, false);
+    }
+
+    /**
+     * {@link #transmitChain(NetChain, boolean)} for the transmit worker, inside a burst: the
+     * frames until {@link #endBurst} (at most {@value #BURST_CLOCK_FRAMES}) share one reading
+     * of the switch's clock. The worker calls {@link #endBurst} at the end of every burst and
+     * before it waits, so the time is never older than one burst.
+     */
+    public int transmitInBurst(NetChain chain, boolean shaped) {
+        return transmitChain(chain, shaped, true);
+    }
+
+    private int transmitChain(NetChain chain, boolean shaped, boolean inBurst) {
         int hlen = headerLength();
         long total = chain.readableBytes();
         int frameLen = (int) Math.min(Integer.MAX_VALUE, total - hlen);
@@ -172,7 +186,7 @@ public final class VirtioNetPort implements FrameSink {
             sw.dropFromPort(port, frameLen, DropReason.BAD_VIRTIO_HEADER);
             return 0;
         }
-        long now = burstTime();
+        long now = inBurst ? burstTime() : sw.now();
         if (shaped) {
             sw.fromShapedPort(port, txFrame, frameLen, now);
         } else {
@@ -195,7 +209,7 @@ public final class VirtioNetPort implements FrameSink {
         return burstNow;
     }
 
-    /** The transmit worker finished a burst (or is about to wait): the next frame reads the clock. */
+    /** The transmit worker finished a burst (or is about to wait): the next frame in a burst reads the clock. */
     public void endBurst() {
         burstFrames = 0;
     }
