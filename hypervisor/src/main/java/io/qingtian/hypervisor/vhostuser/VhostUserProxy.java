@@ -290,7 +290,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             frontend.setFeatures(toBackend);
             sendMemTable();
             for (QueueConfig q : queues) {
-                started.add(startQueue(q, irq));
+                started.add(startQueue(q, irq, 0, false));
             }
             active = List.copyOf(started);
             return true;
@@ -314,41 +314,6 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             fds[i] = r.fd();
         }
         frontend.setMemTable(regions, fds);
-    }
-
-    private ActiveQueue startQueue(QueueConfig q, VirtioInterrupt irq) throws VhostUserProtocolException, GuestMemoryException {
-        int i = q.index();
-        long desc = memory.slice(q.descTable(), 16L * q.size()).address();
-        long avail = memory.slice(q.driverArea(), 6 + 2L * q.size()).address();
-        long used = memory.slice(q.deviceArea(), 6 + 8L * q.size()).address();
-        int kick = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-        int call = -1;
-        long notify = -1;
-        int gsi = -1;
-        Thread relay = null;
-        try {
-            call = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-            frontend.setVringNum(i, q.size());
-            frontend.setVringAddr(i, desc, used, avail);
-            frontend.setVringBase(i, 0);
-            frontend.setVringCall(i, call);
-            frontend.setVringKick(i, kick);
-            if ((backendFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
-                frontend.setVringEnable(i, true); // rings start disabled with PROTOCOL_FEATURES
-            }
-            notify = transport.notifyAddress(i);
-            dataPath.registerKick(kick, notify);
-            if (transport.msixEnabled() && q.msixVector() != QueueConfig.NO_VECTOR) {
-                gsi = vectorGsi.applyAsInt(q.msixVector());
-                dataPath.registerCall(call, gsi);
-            } else {
-                relay = startRelay(i, call, irq);
-            }
-            return new ActiveQueue(i, kick, call, notify, gsi, relay);
-        } catch (VhostUserProtocolException | RuntimeException e) {
-            teardown(new ActiveQueue(i, kick, call, notify, gsi, relay));
-            throw e;
-        }
     }
 
     /**
@@ -704,7 +669,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         active = List.of();
         try {
             for (QueueConfig q : stoppedQueues) {
-                restarted.add(startQueueAt(q, interrupt, stoppedBases[q.index()]));
+                restarted.add(startQueue(q, interrupt, stoppedBases[q.index()], true));
             }
             active = List.copyOf(restarted);
         } catch (VhostUserProtocolException | GuestMemoryException | RuntimeException e) {
@@ -753,7 +718,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             frontend.setFeatures(toBackend);
             sendMemTable();
             for (QueueConfig q : queues) {
-                started.add(startQueueAt(q, irq, bases[q.index()]));
+                started.add(startQueue(q, irq, bases[q.index()], true));
             }
             active = List.copyOf(started);
             return true;
@@ -767,8 +732,14 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         }
     }
 
-    /** {@code startQueue} with the ring starting at {@code base} instead of 0. */
-    private ActiveQueue startQueueAt(QueueConfig q, VirtioInterrupt irq, int base)
+    /**
+     * Hands one ring to the back-end: size, addresses, first avail index {@code base} (0 for a
+     * fresh start, the saved index when restarting or restoring), call and kick eventfds wired
+     * to KVM (irqfd on the vector's GSI, ioeventfd on the notify address) or to an INTx relay.
+     * {@code kickOnce}: requests the driver queued while the ring was stopped (or before the
+     * snapshot) would wait for a kick that already happened, so the back-end is kicked once.
+     */
+    private ActiveQueue startQueue(QueueConfig q, VirtioInterrupt irq, int base, boolean kickOnce)
             throws VhostUserProtocolException, GuestMemoryException {
         int i = q.index();
         long desc = memory.slice(q.descTable(), 16L * q.size()).address();
@@ -787,7 +758,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             frontend.setVringCall(i, call);
             frontend.setVringKick(i, kick);
             if ((backendFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
-                frontend.setVringEnable(i, true);
+                frontend.setVringEnable(i, true); // rings start disabled with PROTOCOL_FEATURES
             }
             notify = transport.notifyAddress(i);
             dataPath.registerKick(kick, notify);
@@ -797,9 +768,9 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             } else {
                 relay = startRelay(i, call, irq);
             }
-            // Requests the driver queued while the ring was stopped (or before the snapshot)
-            // would wait for a kick that already happened: kick once.
-            new EventFd().signal(kick);
+            if (kickOnce) {
+                new EventFd().signal(kick);
+            }
             return new ActiveQueue(i, kick, call, notify, gsi, relay);
         } catch (VhostUserProtocolException | RuntimeException e) {
             teardown(new ActiveQueue(i, kick, call, notify, gsi, relay));
