@@ -281,6 +281,14 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
     private record Deferred(long features, List<QueueConfig> queues, VirtioInterrupt irq) {}
 
     private boolean start(long features, List<QueueConfig> queues, VirtioInterrupt irq) {
+        return startRings(features, queues, irq, null, "activation failed");
+    }
+
+    /**
+     * Features, memory table and every ring to the back-end. {@code bases} null: a fresh start
+     * (rings at 0, no kick); else each ring resumes at its saved avail index and is kicked once.
+     */
+    private boolean startRings(long features, List<QueueConfig> queues, VirtioInterrupt irq, int[] bases, String failure) {
         List<ActiveQueue> started = new ArrayList<>();
         try {
             long toBackend = features & backendFeatures;
@@ -290,12 +298,12 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             frontend.setFeatures(toBackend);
             sendMemTable();
             for (QueueConfig q : queues) {
-                started.add(startQueue(q, irq, 0, false));
+                started.add(bases == null ? startQueue(q, irq, 0, false) : startQueue(q, irq, bases[q.index()], true));
             }
             active = List.copyOf(started);
             return true;
         } catch (VhostUserProtocolException | GuestMemoryException | RuntimeException e) {
-            LOG.warning(spec.describe() + ": activation failed: " + e.getMessage());
+            LOG.warning(spec.describe() + ": " + failure + ": " + e.getMessage());
             for (ActiveQueue a : started) {
                 teardown(a);
             }
@@ -709,27 +717,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 return false;
             }
         }
-        List<ActiveQueue> started = new ArrayList<>();
-        try {
-            long toBackend = features & backendFeatures;
-            if (protocolFeatures != 0 || (backendFeatures & bit(VHOST_USER_F_PROTOCOL_FEATURES)) != 0) {
-                toBackend |= bit(VHOST_USER_F_PROTOCOL_FEATURES);
-            }
-            frontend.setFeatures(toBackend);
-            sendMemTable();
-            for (QueueConfig q : queues) {
-                started.add(startQueue(q, irq, bases[q.index()], true));
-            }
-            active = List.copyOf(started);
-            return true;
-        } catch (VhostUserProtocolException | GuestMemoryException | RuntimeException e) {
-            LOG.warning(spec.describe() + ": restoring the rings failed: " + e.getMessage());
-            for (ActiveQueue a : started) {
-                teardown(a);
-            }
-            active = List.of();
-            return false;
-        }
+        return startRings(features, queues, irq, bases, "restoring the rings failed");
     }
 
     /**
