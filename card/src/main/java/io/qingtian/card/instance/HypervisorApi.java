@@ -19,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The card's client for one hypervisor's Firecracker-compatible API ({@code qt hypervisor run
@@ -121,7 +122,13 @@ public final class HypervisorApi {
         } catch (IOException e) {
             throw new Fault(0, what, "cannot open a socket: " + e.getMessage());
         }
-        ScheduledFuture<?> deadline = DEADLINES.schedule(() -> closeQuietly(ch), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        // The flag is set before the close so the failing read below can tell a deadline from
+        // a broken connection; the future's isDone() is still false while the close runs.
+        AtomicBoolean expired = new AtomicBoolean();
+        ScheduledFuture<?> deadline = DEADLINES.schedule(() -> {
+            expired.set(true);
+            closeQuietly(ch);
+        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
         try (ch) {
             try {
                 ch.connect(UnixDomainSocketAddress.of(socket));
@@ -180,14 +187,18 @@ public final class HypervisorApi {
             }
             return new Reply(code, json);
         } catch (Fault f) {
-            throw f;
+            throw expired.get() ? noAnswer(what, timeout) : f;
         } catch (IOException e) {
-            throw new Fault(0, what, deadline.isDone() && !deadline.isCancelled()
-                    ? "no answer within " + (timeout.toMillis() < 1000 ? timeout.toMillis() + " ms" : timeout.toSeconds() + " s")
-                    : "connection to the hypervisor failed: " + e.getMessage());
+            throw expired.get() ? noAnswer(what, timeout)
+                    : new Fault(0, what, "connection to the hypervisor failed: " + e);
         } finally {
             deadline.cancel(false);
         }
+    }
+
+    private static Fault noAnswer(String what, Duration timeout) {
+        return new Fault(0, what, "no answer within "
+                + (timeout.toMillis() < 1000 ? timeout.toMillis() + " ms" : timeout.toSeconds() + " s"));
     }
 
     private static void closeQuietly(SocketChannel ch) {
