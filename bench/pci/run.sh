@@ -69,6 +69,11 @@ tag() { while IFS= read -r l; do case "$l" in
             *bench-start*) snap $1 start; echo "$1 $(echo "$l" | grep -o 'clocksource=.*' | tr -d '\r')";;
             *"blkbench "*) r=$(echo "$l" | grep -o 'blkbench .*' | tr -d '\r'); snap $1 $(echo "$r" | cut -d' ' -f2); echo "$1 $r";;
         esac; done; }
+# A back-end that does not exit on SIGTERM within 10 s gets SIGKILL, so one stuck process cannot
+# stall the rounds after it (seen once: L1 idle for minutes after a round).
+stop() { kill $S 2>/dev/null; for i in $(seq 1 100); do kill -0 $S 2>/dev/null || break; sleep 0.1; done
+         kill -0 $S 2>/dev/null && { echo "watchdog: back-end $S ignored SIGTERM for 10 s, SIGKILL"; kill -9 $S; }
+         wait $S 2>/dev/null || true; }
 serve() { rm -f /tmp/d.sock; dd if=/dev/zero of=/tmp/d.img bs=1M count=256 2>/dev/null
           $J io.qingtian.e2e.pci.DiskServer /tmp/d.img /tmp/d.sock 1 >/dev/null 2>&1 & S=$!; waitsock /tmp/d.sock; }
 for r in $(seq 1 $ROUNDS); do
@@ -77,12 +82,12 @@ qt hypervisor run --kernel "$QT_GUEST_KERNEL" --initramfs /tmp/l2.cpio --memory 
     --disk socket=/tmp/d.sock --cmdline "$CMD" 2>&1 | tag qingtian
 kill $S; wait $S 2>/dev/null
 serve
-/tmp/qemu/lib/ld-linux-x86-64.so.2 --library-path /tmp/qemu/lib /tmp/qemu/qemu-system-x86_64 -L /tmp/qemu/fw \
+timeout -k 5 300 /tmp/qemu/lib/ld-linux-x86-64.so.2 --library-path /tmp/qemu/lib /tmp/qemu/qemu-system-x86_64 -L /tmp/qemu/fw \
     -M q35,accel=kvm,memory-backend=mem -object memory-backend-memfd,id=mem,size=256M,share=on -m 256M -smp 1 -cpu host \
     -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel "$QT_GUEST_KERNEL" -initrd /tmp/l2.cpio \
     -append "$CMD" -chardev socket,id=c0,path=/tmp/d.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1 2>&1 \
     | tag qemu
-kill $S; wait $S 2>/dev/null
+stop
 done
 true
 L1
