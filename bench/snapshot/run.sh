@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Snapshot/restore and API benchmarks (issue 8). Usage:
 #   bench/snapshot/run.sh host   # this host's /dev/kvm, a tiny counting guest: API latency, snapshot, restore
+#        env: REPEAT=N restores of each snapshot (default 1), each in a new process;
+#             FILL_MIB=N random MiB written into the memory file at 64 MiB (the guest never looks
+#             there) so a copy restore (QT_RESTORE_MEMORY=copy, what VMs with vhost-user
+#             devices do) has data to copy; sizes default to "256 1024" (SIZES="...").
 #   bench/snapshot/run.sh lab    # the nested lab: stock kernel guests of 256 MiB and 1 GiB that filled
 #                                # part of their RAM with random data; snapshot and restore-to-running
 # The hypervisor reports its own timings on stderr ("qt: snapshot created in ...", "qt: snapshot
@@ -27,7 +31,7 @@ PY
   ./qt --help > /dev/null # build if stale
   api() { ./qt hypervisor api "$@"; }
   wait_api() { for _ in $(seq 1 300); do api "$1" GET / > /dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-  for MEM in 256 1024; do
+  for MEM in ${SIZES:-256 1024}; do
     A=$OUT/a.sock; B=$OUT/b.sock
     ./qt hypervisor run --api-sock "$A" > "$OUT/a.out" 2> "$OUT/a.err" & PA=$!
     wait_api "$A"
@@ -44,13 +48,18 @@ PY
     api "$A" PUT /snapshot/create "{\"snapshot_path\":\"$OUT/s.snap\",\"mem_file_path\":\"$OUT/s.mem\"}"
     kill $PA; wait $PA || true
     grep 'snapshot created' "$OUT/a.err"
+    if [ "${FILL_MIB:-0}" -gt 0 ]; then
+      dd if=/dev/urandom of="$OUT/s.mem" bs=1M seek=64 count="$FILL_MIB" conv=notrunc status=none
+    fi
     echo "state file $(stat -c %s "$OUT/s.snap") bytes; memory file $(stat -c %s "$OUT/s.mem") bytes, $(du -k "$OUT/s.mem" | cut -f1) KiB on disk"
-    QT_RESTORE_MEMORY=${QT_RESTORE_MEMORY:-map} ./qt hypervisor run --api-sock "$B" > "$OUT/b.out" 2> "$OUT/b.err" & PB=$!
-    wait_api "$B"; sleep 1 # let the prewarm finish
-    api "$B" PUT /snapshot/load "{\"snapshot_path\":\"$OUT/s.snap\",\"mem_file_path\":\"$OUT/s.mem\",\"resume_vm\":true}"
-    api "$B" GET /
-    kill $PB; wait $PB || true
-    grep 'snapshot loaded' "$OUT/b.err"
+    for _ in $(seq 1 "${REPEAT:-1}"); do
+      QT_RESTORE_MEMORY=${QT_RESTORE_MEMORY:-map} ./qt hypervisor run --api-sock "$B" > "$OUT/b.out" 2> "$OUT/b.err" & PB=$!
+      wait_api "$B"; sleep 1 # let the prewarm finish
+      api "$B" PUT /snapshot/load "{\"snapshot_path\":\"$OUT/s.snap\",\"mem_file_path\":\"$OUT/s.mem\",\"resume_vm\":true}"
+      api "$B" GET / > /dev/null
+      kill $PB; wait $PB || true
+      grep 'snapshot loaded\|qt: build' "$OUT/b.err" | tail -8
+    done
     rm -f "$OUT/s.snap" "$OUT/s.mem"
   done
   exit 0

@@ -54,7 +54,62 @@ public final class VmBuilder {
     }
 
     static Vm build(VmConfig config, Console console, Kvm kvm) {
-        return assemble(config.machine(), config.devices(), config.boot(), console, kvm, null);
+        return assemble(config.machine(), config.devices(), config.boot(), console, kvm, null, null, null);
+    }
+
+    /**
+     * What a build does first and which depends on no configuration: /dev/kvm opened, a KVM VM
+     * with its TSS and identity-map addresses, in-kernel irqchip and PIT, vCPU 0 (every VM has
+     * one; its CPUID, which depends on the vCPU count, is set at the build) and the host's
+     * supported CPUID. A hypervisor waiting for a snapshot load makes one ahead (its
+     * "standby"), so the load does not pay for it: KVM_CREATE_VM, the irqchip and vCPU
+     * creation are slow under nested virtualization (the lab: ~30 ms quiet, 100-600 ms loaded).
+     * Owned by the VM it goes into.
+     */
+    public record Shell(Kvm kvm, KvmVm vm, KvmVcpu vcpu0, List<CpuidEntry> supportedCpuid) implements AutoCloseable {
+        public Shell {
+            supportedCpuid = List.copyOf(supportedCpuid);
+        }
+
+        public static Shell create() {
+            Kvm kvm = Kvm.open();
+            KvmVm vm = null;
+            try {
+                vm = createVm(kvm);
+                List<CpuidEntry> supported = kvm.supportedCpuid();
+                return new Shell(kvm, vm, vm.createVcpu(0), supported);
+            } catch (RuntimeException e) {
+                if (vm != null) {
+                    vm.close();
+                }
+                kvm.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                vcpu0.close();
+                vm.close();
+            } finally {
+                kvm.close();
+            }
+        }
+    }
+
+    private static KvmVm createVm(Kvm kvm) {
+        KvmVm vm = kvm.createVm();
+        try {
+            vm.setTssAddr(X86Layout.KVM_TSS_ADDRESS);
+            vm.setIdentityMapAddr(X86Layout.KVM_IDENTITY_MAP_ADDRESS);
+            vm.createIrqchip();
+            vm.createPit2(KvmVm.KVM_PIT_SPEAKER_DUMMY);
+            return vm;
+        } catch (RuntimeException e) {
+            vm.close();
+            throw e;
+        }
     }
 
     /**
@@ -65,17 +120,58 @@ public final class VmBuilder {
      */
     public static Vm buildForRestore(VmConfig.Machine machine, io.qingtian.hypervisor.vhostuser.PciDevicesConfig devices,
                                      Console console, GuestRam restoredRam) {
-        return assemble(machine, devices, null, console, Kvm.open(), restoredRam);
+        return buildForRestore(machine, devices, console, restoredRam, null);
+    }
+
+    /**
+     * {@link #buildForRestore(VmConfig.Machine, io.qingtian.hypervisor.vhostuser.PciDevicesConfig, Console, GuestRam)}
+     * that also records each build step's time on {@code phases} (null: none).
+     *
+     * <p>Only what the snapshot does not carry is done here. Skipped, because the restore
+     * overwrites it: the ACPI tables (in the restored memory), the boot MSRs, FPU control words,
+     * XCR0 and LINT0/LINT1 (KVM_SET_MSRS, KVM_SET_FPU/XSAVE, KVM_SET_XCRS, KVM_SET_LAPIC from
+     * the snapshot; boot MSRs that a snapshot lacks are written by {@code VcpuState.restore}).
+     * Kept: the VM's TSS and identity-map addresses, irqchip and PIT (KVM_SET_IRQCHIP/PIT2 need
+     * them to exist), and each vCPU's CPUID, which the snapshot does not hold and which KVM
+     * needs before MSRs, LAPIC and XSAVE state are set (api.rst, KVM_SET_CPUID2; Firecracker's
+     * KvmVcpu::restore_state sets CPUID first too).
+     */
+    public static Vm buildForRestore(VmConfig.Machine machine, io.qingtian.hypervisor.vhostuser.PciDevicesConfig devices,
+                                     Console console, GuestRam restoredRam,
+                                     io.qingtian.hypervisor.snapshot.RestorePhases phases) {
+        return buildForRestore(machine, devices, console, restoredRam, phases, null);
+    }
+
+    /**
+     * As above, on a {@link Shell} made ahead (null: made now). The shell belongs to the VM from
+     * here on, or is closed if the build fails.
+     */
+    public static Vm buildForRestore(VmConfig.Machine machine, io.qingtian.hypervisor.vhostuser.PciDevicesConfig devices,
+                                     Console console, GuestRam restoredRam,
+                                     io.qingtian.hypervisor.snapshot.RestorePhases phases, Shell shell) {
+        Kvm kvm;
+        try {
+            kvm = shell != null ? shell.kvm() : Kvm.open();
+        } catch (RuntimeException e) {
+            restoredRam.close();
+            throw e;
+        }
+        return assemble(machine, devices, null, console, kvm, restoredRam, phases, shell);
     }
 
     private static Vm assemble(VmConfig.Machine machine, io.qingtian.hypervisor.vhostuser.PciDevicesConfig devices,
-                               VmConfig.BootSource boot, Console console, Kvm kvm, GuestRam restoredRam) {
+                               VmConfig.BootSource boot, Console console, Kvm kvm, GuestRam restoredRam,
+                               io.qingtian.hypervisor.snapshot.RestorePhases phases, Shell shell) {
         List<AutoCloseable> cleanup = new ArrayList<>();
         cleanup.add(kvm);
+        if (shell != null) {
+            cleanup.add(shell.vm());
+            cleanup.add(shell.vcpu0());
+        }
         if (restoredRam != null) {
             cleanup.add(restoredRam);
         }
-        PhaseTrace trace = new PhaseTrace(System.getenv("QT_TRACE_BUILD") != null);
+        PhaseTrace trace = new PhaseTrace(System.getenv("QT_TRACE_BUILD") != null, phases);
         try {
             int n = machine.vcpus();
             int max = kvm.maxVcpus();
@@ -83,16 +179,17 @@ public final class VmBuilder {
                 throw new UserError("too many vCPUs: " + n + " (this host's KVM allows at most " + max + ")");
             }
 
-            trace.mark("start");
+            trace.start();
             // 1. The VM and its in-kernel interrupt controllers and timer (before any vCPU).
-            KvmVm vm = kvm.createVm();
-            cleanup.add(vm);
-            vm.setTssAddr(X86Layout.KVM_TSS_ADDRESS);
-            vm.setIdentityMapAddr(X86Layout.KVM_IDENTITY_MAP_ADDRESS);
-            vm.createIrqchip();
-            vm.createPit2(KvmVm.KVM_PIT_SPEAKER_DUMMY);
+            KvmVm vm;
+            if (shell != null) {
+                vm = shell.vm(); // made ahead, while the hypervisor waited
+            } else {
+                vm = createVm(kvm);
+                cleanup.add(vm);
+            }
 
-            trace.mark("kvm vm+irqchip");
+            trace.mark(shell != null ? "build: kvm vm+irqchip (standby)" : "build: kvm vm+irqchip");
             // 2. Guest memory.
             GuestRam ram = restoredRam != null ? restoredRam : GuestRam.allocate(machine.memoryBytes(), machine.backing());
             if (restoredRam == null) {
@@ -100,7 +197,7 @@ public final class VmBuilder {
             }
             ram.register(vm);
 
-            trace.mark("guest ram");
+            trace.mark("build: guest ram");
             // 3. Platform devices. Their stop callbacks reach the Vm, which exists only at the end.
             AtomicReference<Vm> self = new AtomicReference<>();
             Runnable powerOff = () -> stop(self, ExitStatus.POWEROFF, "guest powered off (ACPI S5)");
@@ -119,7 +216,7 @@ public final class VmBuilder {
                     .add(AcpiPm.PORT_BASE, AcpiPm.PORT_LENGTH, pm, "ACPI PM");
             Bus.Builder mmioBuilder = Bus.builder();
 
-            trace.mark("legacy devices");
+            trace.mark("build: legacy devices");
             // 3b. PCI segment 0: virtio-pci devices (card-served over vhost-user, and virtio-rng).
             PciSegment pci = PciSegment.build(vm, ram.memory(), X86Layout.MMIO_HOLE_END + ram.highBytes(), devices);
             cleanup.add(pci);
@@ -128,44 +225,55 @@ public final class VmBuilder {
             Bus pio = pioBuilder.build();
             Bus mmio = mmioBuilder.build();
 
-            trace.mark("pci");
+            trace.mark("build: pci");
             // 4. ACPI tables (the only way this kernel finds the other CPUs: no MP table support).
             // The same composition the card measures (GuestPlatform, acpi module), from this VM's
             // APIC IDs and PCI windows; with --expect-acpi-sha384 it must measure to the card's value.
-            AcpiBlob acpi = platform(n, pci.hostBridge()).tables();
-            if (acpi.endAddress() > X86Layout.ACPI_END) {
-                throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.endAddress()));
-            }
             LoadedKernel kernel = null;
             if (boot != null) { // a restored VM has its tables and kernel in the restored memory
+                AcpiBlob acpi = platform(n, pci.hostBridge()).tables();
+                if (acpi.endAddress() > X86Layout.ACPI_END) {
+                    throw new IllegalStateException("ACPI tables overflow the BIOS area: end 0x" + Long.toHexString(acpi.endAddress()));
+                }
                 AcpiExpectation.check(acpi);
                 for (AcpiBlob.Chunk c : acpi.chunks()) {
                     ram.memory().write(c.gpa(), c.bytes());
                 }
 
-                trace.mark("acpi");
+                trace.mark("build: acpi");
                 // 5. Kernel, initramfs, command line, boot information.
                 List<E820Entry> e820 = E820Entry.forRam(ram.lowBytes(), ram.highBytes());
                 kernel = KernelLoader.load(ram.memory(), boot.kernel(), boot.initramfs(), boot.cmdline(),
                         ram.lowBytes(), e820, acpi.rsdpAddress());
                 BootCpu.writeTables(ram.memory(), kernel.protocol() == LoadedKernel.Protocol.LINUX_64
                         ? BootCpu.longModeGdt() : BootCpu.protectedModeGdt());
+                trace.mark("build: kernel load");
             }
 
-            trace.mark("kernel load");
             // 6. vCPUs. The application processors wait for INIT/SIPI from the boot CPU in the
             // in-kernel LAPIC (KVM starts them in MP_STATE_UNINITIALIZED), so only vCPU 0 gets
             // the entry state.
-            List<CpuidEntry> supported = kvm.supportedCpuid();
-            boolean xcrs = kvm.checkExtension(Xcr0.KVM_CAP_XCRS) > 0;
+            boolean restoring = kernel == null;
+            List<CpuidEntry> supported = shell != null ? shell.supportedCpuid() : kvm.supportedCpuid();
+            boolean xcrs = !restoring && kvm.checkExtension(Xcr0.KVM_CAP_XCRS) > 0;
             List<KvmVcpu> vcpus = new ArrayList<>();
             for (int i = 0; i < n; i++) {
-                KvmVcpu v = vm.createVcpu(i);
+                KvmVcpu v;
+                if (i == 0 && shell != null) {
+                    v = shell.vcpu0(); // already on the cleanup list
+                } else {
+                    v = vm.createVcpu(i);
+                    cleanup.add(v);
+                }
                 vcpus.add(v);
-                cleanup.add(v);
+                // CPUID first, restored or not: the snapshot does not hold it, and KVM checks
+                // MSRs, XSAVE and the LAPIC against it.
                 List<CpuidEntry> cpuid = CpuidTopology.forVcpu(supported, i, n);
                 v.setCpuid2(cpuid);
-                if (xcrs && kernel != null) { // a restored vCPU gets its saved XCRS instead
+                if (restoring) {
+                    continue; // XCRS, MSRs, FPU/XSAVE and LAPIC come from the snapshot (VcpuState.restore)
+                }
+                if (xcrs) {
                     Xcr0.apply(v, cpuid);
                 }
                 v.setMsrs(BootMsrs.entries());
@@ -181,10 +289,9 @@ public final class VmBuilder {
                 BootCpu.enterProtectedMode(bsp, kernel.entry(), kernel.bootInfo());
             }
 
-            trace.mark("vcpus");
+            trace.mark("build: vcpus");
             Vm result = new Vm(kvm, vm, ram, pio, mmio, vcpus);
             self.set(result);
-            trace.mark("done");
             result.setSnapshotDevices(new io.qingtian.hypervisor.snapshot.PlatformDevices(serial, i8042, rtc, pm, pci.functions()));
             result.addResource(pci);
             result.addResource(rtc);
@@ -192,6 +299,7 @@ public final class VmBuilder {
             if (console.in() != null) {
                 startInputPump(console.in(), serial);
             }
+            trace.mark("build: vm");
             return result;
         } catch (GuestMemoryException e) {
             closeAll(cleanup);
@@ -211,21 +319,36 @@ public final class VmBuilder {
         return new GuestPlatform(apicIds, pci);
     }
 
-    /** With QT_TRACE_BUILD set, prints how long each build step took (for start-up work). */
+    /**
+     * How long each build step took: printed with QT_TRACE_BUILD set (for start-up work), and
+     * recorded on a restore's {@link io.qingtian.hypervisor.snapshot.RestorePhases}.
+     */
     private static final class PhaseTrace {
-        private final boolean on;
+        private final boolean print;
+        private final io.qingtian.hypervisor.snapshot.RestorePhases phases;
         private long last = System.nanoTime();
 
-        PhaseTrace(boolean on) {
-            this.on = on;
+        PhaseTrace(boolean print, io.qingtian.hypervisor.snapshot.RestorePhases phases) {
+            this.print = print;
+            this.phases = phases;
+        }
+
+        void start() {
+            last = System.nanoTime();
+            if (phases != null) {
+                phases.mark("build: kvm open");
+            }
         }
 
         void mark(String finished) {
-            if (on) {
-                long now = System.nanoTime();
-                System.err.printf("qt: build: %s %d ms%n", finished, (now - last) / 1_000_000);
-                last = now;
+            long now = System.nanoTime();
+            if (print) {
+                System.err.printf("qt: %s %.1f ms%n", finished, (now - last) / 1e6);
             }
+            if (phases != null) {
+                phases.mark(finished);
+            }
+            last = now;
         }
     }
 

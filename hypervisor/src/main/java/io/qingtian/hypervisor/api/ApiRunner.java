@@ -52,8 +52,19 @@ public final class ApiRunner {
                 Runtime.getRuntime().addShutdownHook(hook);
             }
             if (configFile == null && preset == null) {
-                // Waiting for the API: warm up the restore path meanwhile (see VmSnapshot.prewarm).
-                Thread.ofPlatform().daemon().name("restore-prewarm").start(VmSnapshot::prewarm);
+                // Waiting for the API: warm up the restore path meanwhile (see VmSnapshot.prewarm),
+                // then make the KVM VM a snapshot load would build on (QT_RESTORE_STANDBY=0: not).
+                boolean standby = !"0".equals(System.getenv("QT_RESTORE_STANDBY"));
+                Thread.ofPlatform().daemon().name("restore-prewarm").start(() -> {
+                    VmSnapshot.prewarm();
+                    if (standby) {
+                        try {
+                            vmm.offerStandby(io.qingtian.hypervisor.VmBuilder.Shell.create());
+                        } catch (RuntimeException ignored) {
+                            // no standby: a load makes its own VM
+                        }
+                    }
+                });
             }
             if (configFile != null || preset != null) {
                 if (bootWarning != null) {

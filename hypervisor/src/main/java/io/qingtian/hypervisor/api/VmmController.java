@@ -59,6 +59,12 @@ public final class VmmController {
     private final Map<String, VhostUserDeviceSpec> nics = new LinkedHashMap<>();
     private Vm vm;
     private PciDevicesConfig devices;
+    /** The API ids of {@link #devices}' disks and NICs, in the same order (saved in snapshots). */
+    private List<String> deviceDriveIds = List.of();
+    private List<String> deviceIfaceIds = List.of();
+    /** A KVM VM made while waiting for a snapshot load (see {@link #offerStandby}); null when none. */
+    private VmBuilder.Shell standby;
+    private boolean closed;
 
     private java.util.function.Consumer<String> events = e -> { };
 
@@ -147,9 +153,36 @@ public final class VmmController {
         }
     }
 
+    /**
+     * A KVM VM (with irqchip and PIT) made ahead while this hypervisor waits for its first
+     * request, for a snapshot load to build on (the first step of a build, which depends on no
+     * configuration). Closed at once if a VM exists already or the controller is closed; a boot
+     * by InstanceStart closes it and makes its own.
+     */
+    public synchronized void offerStandby(VmBuilder.Shell shell) {
+        if (state != State.NOT_STARTED || standby != null || closed) {
+            shell.close();
+            return;
+        }
+        standby = shell;
+    }
+
+    /** Whether a standby VM is waiting (tests). */
+    public synchronized boolean hasStandby() {
+        return standby != null;
+    }
+
+    private void closeStandby() {
+        if (standby != null) {
+            standby.close();
+            standby = null;
+        }
+    }
+
     /** InstanceStart: builds the VM from the collected configuration and starts its vCPUs. */
     public synchronized void start() {
         requireNotStarted("InstanceStart");
+        closeStandby();
         if (boot == null) {
             throw ApiException.badRequest("InstanceStart: no boot source configured (PUT /boot-source first)");
         }
@@ -164,12 +197,14 @@ public final class VmmController {
         } catch (LinuxException e) {
             throw ApiException.badRequest("InstanceStart: cannot build the VM: " + e.getMessage());
         }
-        adopt(built, devs, State.RUNNING);
+        adopt(built, devs, List.copyOf(drives.keySet()), List.copyOf(nics.keySet()), State.RUNNING);
     }
 
-    private void adopt(Vm built, PciDevicesConfig devs, State initial) {
+    private void adopt(Vm built, PciDevicesConfig devs, List<String> driveIds, List<String> ifaceIds, State initial) {
         vm = built;
         devices = devs;
+        deviceDriveIds = driveIds;
+        deviceIfaceIds = ifaceIds;
         state = initial;
         if (initial == State.PAUSED) {
             try {
@@ -238,7 +273,7 @@ public final class VmmController {
             throw ApiException.badRequest("snapshot/create: the VM must be paused first (state: " + state.label + ")");
         }
         try {
-            VmSnapshot.Created c = VmSnapshot.create(vm, devices, statePath, memPath);
+            VmSnapshot.Created c = VmSnapshot.create(vm, devices, deviceDriveIds, deviceIfaceIds, statePath, memPath);
             events.accept(String.format("snapshot created in %.1f ms: state %d bytes, memory file %d MiB with %d MiB of data",
                     c.nanos() / 1e6, c.stateBytes(), c.memoryFileBytes() >> 20, c.memoryDataBytes() >> 20));
             return c;
@@ -251,36 +286,52 @@ public final class VmmController {
 
     /** Loads a snapshot into this (fresh) hypervisor; the VM is paused unless {@code resume}. */
     public synchronized List<String> loadSnapshot(Path statePath, Path memPath, boolean resume) {
+        return loadSnapshot(statePath, memPath, resume, Map.of(), Map.of());
+    }
+
+    /**
+     * Loads a snapshot with some vhost-user back-end sockets replaced, by device id: Firecracker's
+     * {@code network_overrides} ({@code iface_id} → {@code host_dev_name}, which names the
+     * card's vhost-user-net socket here) and {@code drive_overrides} ({@code drive_id} →
+     * {@code socket}). An unknown id, or a back-end socket that does not exist, is a 400 and
+     * nothing is built. The hypervisor's event line gives the time of every restore phase.
+     */
+    public synchronized List<String> loadSnapshot(Path statePath, Path memPath, boolean resume,
+                                                  Map<String, Path> driveSockets, Map<String, Path> ifaceSockets) {
         requireNotStarted("snapshot/load");
         if (boot != null || machineConfigured || !drives.isEmpty() || !nics.isEmpty()) {
             throw ApiException.badRequest("snapshot/load: only into a fresh hypervisor (boot resources were already configured)");
         }
         List<String> warnings = new ArrayList<>();
         long t0 = System.nanoTime();
-        long t1 = t0;
+        io.qingtian.hypervisor.snapshot.RestorePhases phases = new io.qingtian.hypervisor.snapshot.RestorePhases();
+        boolean copy = "copy".equals(System.getenv("QT_RESTORE_MEMORY"));
         Vm restored;
-        PciDevicesConfig restoredDevices;
+        VmSnapshot.Loaded loaded;
         try {
-            VmSnapshot.Loaded loaded = VmSnapshot.load(statePath, memPath);
-            t1 = System.nanoTime();
-            // QT_RESTORE_MEMORY=copy: restore into a fresh memfd (what vhost-user devices will need), for measurements.
-            restored = VmSnapshot.restore(loaded, console, "copy".equals(System.getenv("QT_RESTORE_MEMORY")), warnings);
-            restoredDevices = loaded.pciDevices();
-            vcpus = loaded.meta().vcpus();
-            memMib = loaded.meta().memoryBytes() >> 20;
+            loaded = VmSnapshot.load(statePath, memPath).withSockets(driveSockets, ifaceSockets);
+            loaded.checkBackEndSockets();
+            phases.mark("read+check");
+            VmBuilder.Shell shell = standby; // the restore owns it from here, and closes it if it fails
+            standby = null;
+            // QT_RESTORE_MEMORY=copy: restore into a fresh memfd (what vhost-user devices need), for measurements.
+            restored = VmSnapshot.restore(loaded, console, copy, warnings, phases, shell);
         } catch (SnapshotException e) {
             throw ApiException.badRequest("snapshot/load: " + e.getMessage());
         } catch (IOException | LinuxException | UserError | IllegalArgumentException e) {
             throw ApiException.badRequest("snapshot/load: cannot restore: " + e.getMessage());
         }
-        adopt(restored, restoredDevices,
+        PciDevicesConfig restoredDevices = loaded.pciDevices();
+        vcpus = loaded.meta().vcpus();
+        memMib = loaded.meta().memoryBytes() >> 20;
+        adopt(restored, restoredDevices, loaded.meta().diskIds(), loaded.meta().netIds(),
                 resume ? State.RUNNING : State.PAUSED);
+        phases.mark(resume ? "start" : "start paused");
         long t2 = System.nanoTime();
-        events.accept(String.format("snapshot loaded in %.1f ms (read+check %.1f ms, map memory+build VM+set state %.1f ms; "
-                        + "%d vCPUs, %d MiB %s from %s), %s",
-                (t2 - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, vcpus, memMib,
-                "copy".equals(System.getenv("QT_RESTORE_MEMORY")) || !restoredDevices.disks().isEmpty()
-                        || !restoredDevices.nets().isEmpty() ? "copied" : "mapped", memPath, resume ? "running" : "paused"));
+        boolean copied = copy || !restoredDevices.disks().isEmpty() || !restoredDevices.nets().isEmpty();
+        events.accept(String.format("snapshot loaded in %.1f ms (%d vCPUs, %d MiB %s from %s), %s; phases: %s",
+                (t2 - t0) / 1e6, vcpus, memMib, copied ? "copied" : "mapped", memPath, resume ? "running" : "paused",
+                phases.summary()));
         warnings.forEach(w -> events.accept("snapshot load warning: " + w));
         return warnings;
     }
@@ -294,6 +345,8 @@ public final class VmmController {
 
     /** Releases the VM; after the process's last use. */
     public synchronized void close() {
+        closed = true;
+        closeStandby();
         if (vm != null) {
             vm.close();
         }

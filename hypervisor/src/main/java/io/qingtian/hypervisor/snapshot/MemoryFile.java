@@ -89,85 +89,206 @@ public final class MemoryFile {
 
     /**
      * Copies the file's data into {@code ram} (for VMs whose memory must stay a shareable memfd:
-     * vhost-user backends map it). Only the file's data extents are read (SEEK_DATA/SEEK_HOLE),
-     * straight into guest memory, so holes cost nothing and stay unallocated in the memfd; cost
-     * grows with the data in the snapshot, unlike the mapped restore. Where the file system has
-     * no SEEK_DATA, every page is read and zero pages are skipped.
+     * vhost-user backends map it) and waits for it: {@link #startCopy} then {@link Copy#await}.
      */
     public static void copyInto(Path file, GuestRam ram) throws IOException {
+        startCopy(file, ram, copyThreads()).await();
+    }
+
+    /** Worker threads for a copy: the host's CPUs, at most 4 (the copy is memory-bound). */
+    public static int copyThreads() {
+        return Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    }
+
+    /**
+     * Starts copying the memory file's data into {@code ram}'s memfd on {@code threads} worker
+     * threads and returns at once, so the VM can be built meanwhile (Firecracker has no such
+     * path: its VMs with vhost-user devices need a shared memfd too, and it copies up front).
+     *
+     * <p>Only the file's data extents are read (SEEK_DATA/SEEK_HOLE), straight into guest
+     * memory, so holes cost nothing and stay unallocated in the memfd; the cost grows with the
+     * data in the snapshot, unlike the mapped restore. Where the file system has no SEEK_DATA,
+     * every page is read and zero pages are skipped. The file is split into stripes that the
+     * workers take in turn.
+     *
+     * <p>The workers write through their own MAP_SHARED mapping of the memfd, made here, not
+     * through {@code ram}'s: if the VM build fails and closes {@code ram} (unmapping its
+     * regions and closing the memfd) while a worker is still reading, the worker's target stays
+     * mapped (a mapping holds the file) and no other memory can be written. Callers must
+     * {@link Copy#await} before any vCPU runs and before a back-end is given the memory.
+     */
+    public static Copy startCopy(Path file, GuestRam ram, int threads) throws IOException {
+        if (ram.memfd() < 0) {
+            throw new IllegalArgumentException("copying a memory file needs memfd-backed guest RAM");
+        }
         int fd;
         try {
             fd = Libc.open(file.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
         } catch (io.qingtian.sys.LinuxException e) {
             throw new IOException("cannot open memory file " + file + ": " + e.getMessage(), e);
         }
+        MemorySegment target;
         try {
-            copyExtents(fd, file, ram);
-            return;
-        } catch (io.qingtian.sys.LinuxException e) {
-            if (e.errno() != io.qingtian.sys.Errno.EINVAL) {
-                throw new IOException("cannot read memory file " + file + ": " + e.getMessage(), e);
-            }
-            // no SEEK_DATA here: read everything below
-        } finally {
+            target = Libc.mmap(ram.totalBytes(), Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_NORESERVE,
+                    ram.memfd(), 0);
+        } catch (RuntimeException e) {
             Libc.closeQuietly(fd);
+            throw e;
         }
-        copyAllPages(file, ram);
+        Copy c = new Copy(file, fd, target);
+        c.start(Math.max(1, threads));
+        return c;
     }
 
-    private static void copyExtents(int fd, Path file, GuestRam ram) throws IOException {
-        long fileOffset = 0;
-        for (GuestRegion r : ram.memory().regions()) {
-            long size = r.mapping().byteSize();
-            long end = fileOffset + size;
-            long pos = fileOffset;
-            while (pos < end) {
-                long data = FileExtents.nextData(fd, pos);
-                if (data < 0 || data >= end) {
-                    break;
-                }
-                long hole = Math.min(FileExtents.nextHole(fd, data), end);
-                for (long at = data; at < hole; ) {
-                    long len = Math.min(hole - at, 64L << 20);
-                    long n = Libc.pread(fd, r.mapping().asSlice(at - fileOffset, len), len, at);
-                    if (n <= 0) {
-                        throw new SnapshotException("memory file " + file + " is shorter than the guest's memory");
+    /** A running copy of a memory file into guest memory (see {@link #startCopy}). */
+    public static final class Copy {
+        /** Stripe size: enough work per lseek pair, fine enough to balance the workers. */
+        static final long STRIPE = 32L << 20;
+
+        private final Path file;
+        private final int fd;
+        private final MemorySegment target;
+        private final java.util.concurrent.atomic.AtomicLong nextStripe = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.concurrent.atomic.AtomicLong copied = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.concurrent.atomic.AtomicReference<Throwable> failure =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        private final java.util.List<Thread> workers = new java.util.ArrayList<>();
+        private final long startNanos = System.nanoTime();
+        private volatile long endNanos;
+        private boolean done;
+
+        private Copy(Path file, int fd, MemorySegment target) {
+            this.file = file;
+            this.fd = fd;
+            this.target = target;
+        }
+
+        private void start(int threads) {
+            java.util.concurrent.CountDownLatch left = new java.util.concurrent.CountDownLatch(threads);
+            for (int i = 0; i < threads; i++) {
+                workers.add(Thread.ofPlatform().daemon().name("restore-copy-" + i).start(() -> {
+                    try {
+                        work();
+                    } catch (Throwable t) {
+                        failure.compareAndSet(null, t);
+                    } finally {
+                        left.countDown();
+                        if (left.getCount() == 0) {
+                            endNanos = System.nanoTime();
+                        }
                     }
-                    at += n;
+                }));
+            }
+        }
+
+        private void work() throws IOException {
+            long size = target.byteSize();
+            long stripe;
+            while (failure.get() == null && (stripe = nextStripe.getAndIncrement()) * STRIPE < size) {
+                long from = stripe * STRIPE;
+                long to = Math.min(size, from + STRIPE);
+                copyStripe(from, to);
+            }
+        }
+
+        private void copyStripe(long from, long to) throws IOException {
+            long pos = from;
+            while (pos < to) {
+                long data;
+                try {
+                    data = FileExtents.nextData(fd, pos);
+                } catch (io.qingtian.sys.LinuxException e) {
+                    if (e.errno() != io.qingtian.sys.Errno.EINVAL) {
+                        throw new IOException("cannot read memory file " + file + ": " + e.getMessage(), e);
+                    }
+                    copyPages(pos, to); // no SEEK_DATA on this file system
+                    return;
                 }
+                if (data < 0 || data >= to) {
+                    return;
+                }
+                long hole = Math.min(FileExtents.nextHole(fd, data), to);
+                readFully(data, hole - data, target.asSlice(data, hole - data));
+                copied.addAndGet(hole - data);
                 pos = hole;
             }
-            fileOffset = end;
         }
-    }
 
-    private static void copyAllPages(Path file, GuestRam ram) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
-             Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(CHUNK, PAGE);
-            MemorySegment zero = arena.allocate(PAGE, PAGE);
-            long fileOffset = 0;
-            for (GuestRegion r : ram.memory().regions()) {
-                long size = r.mapping().byteSize();
-                for (long off = 0; off < size; off += CHUNK) {
-                    int len = (int) Math.min(CHUNK, size - off);
-                    var bb = buf.asSlice(0, len).asByteBuffer();
-                    long pos = fileOffset + off;
-                    while (bb.hasRemaining()) {
-                        int n = ch.read(bb, pos);
-                        if (n < 0) {
-                            throw new SnapshotException("memory file " + file + " is shorter than the guest's memory");
-                        }
-                        pos += n;
-                    }
+        private void readFully(long at, long len, MemorySegment dst) {
+            long done = 0;
+            while (done < len) {
+                long n = Libc.pread(fd, dst.asSlice(done), len - done, at + done);
+                if (n <= 0) {
+                    throw new SnapshotException("memory file " + file + " is shorter than the guest's memory");
+                }
+                done += n;
+            }
+        }
+
+        private void copyPages(long from, long to) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(CHUNK, PAGE);
+                MemorySegment zero = arena.allocate(PAGE, PAGE);
+                for (long off = from; off < to; off += CHUNK) {
+                    long len = Math.min(CHUNK, to - off);
+                    readFully(off, len, buf.asSlice(0, len));
                     for (long p = 0; p < len; p += PAGE) {
                         if (MemorySegment.mismatch(buf, p, p + PAGE, zero, 0, PAGE) != -1) {
-                            MemorySegment.copy(buf, p, r.mapping(), off + p, PAGE);
+                            MemorySegment.copy(buf, p, target, off + p, PAGE);
+                            copied.addAndGet(PAGE);
                         }
                     }
                 }
-                fileOffset += size;
             }
+        }
+
+        /**
+         * Waits for the workers, releases the copy's mapping and file, and reports the first
+         * failure. Returns the bytes of data copied. Calling it again returns the same.
+         */
+        public synchronized long await() throws IOException {
+            if (!done) {
+                boolean interrupted = false;
+                for (Thread t : workers) {
+                    while (true) {
+                        try {
+                            t.join();
+                            break;
+                        } catch (InterruptedException e) {
+                            interrupted = true; // the mapping must not go while a worker writes
+                        }
+                    }
+                }
+                done = true;
+                try {
+                    Libc.munmap(target);
+                } catch (RuntimeException ignored) {
+                    // nothing else uses this mapping
+                }
+                Libc.closeQuietly(fd);
+                if (interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            Throwable t = failure.get();
+            if (t instanceof IOException e) {
+                throw e;
+            }
+            if (t instanceof SnapshotException e) {
+                throw e;
+            }
+            if (t instanceof io.qingtian.sys.LinuxException e) {
+                throw new IOException("cannot read memory file " + file + ": " + e.getMessage(), e);
+            }
+            if (t != null) {
+                throw new IOException("copying memory file " + file + " failed: " + t, t);
+            }
+            return copied.get();
+        }
+
+        /** From the start to the last worker's end (valid after {@link #await}). */
+        public long nanos() {
+            return endNanos - startNanos;
         }
     }
 }

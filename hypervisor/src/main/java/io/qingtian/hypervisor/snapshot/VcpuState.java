@@ -9,6 +9,7 @@ import static io.qingtian.kvm.KvmStateIoctls.VCPU_EVENTS_SIZE;
 import static io.qingtian.kvm.KvmStateIoctls.XCRS_SIZE;
 import static io.qingtian.kvm.KvmStateIoctls.XSAVE_SIZE;
 
+import io.qingtian.hypervisor.x86.BootMsrs;
 import io.qingtian.kvm.KvmIoctls;
 import io.qingtian.kvm.KvmStateIoctls;
 import io.qingtian.kvm.KvmVcpu;
@@ -30,8 +31,14 @@ import java.util.Map;
 public final class VcpuState {
     private VcpuState() {}
 
-    /** Reads the state of a parked vCPU; {@code msrIndices} from KVM_GET_MSR_INDEX_LIST. */
+    /**
+     * Reads the state of a parked vCPU; {@code msrIndices} from KVM_GET_MSR_INDEX_LIST, to which
+     * the MSRs the builder sets at boot ({@link BootMsrs}) are added: KVM's list lacks some of
+     * them (IA32_MTRR_DEF_TYPE is not in it on Linux 6.1), and a restore no longer writes boot
+     * values first, so what is not saved here would come back as KVM's reset value.
+     */
     public static SnapshotFile.Section capture(KvmVcpu v, int[] msrIndices, boolean xsave) {
+        msrIndices = withBootMsrs(msrIndices);
         int fd = v.fd();
         Map<String, byte[]> e = new LinkedHashMap<>();
         e.put("id", ByteBuffer.allocate(4).putInt(v.id()).array());
@@ -67,6 +74,7 @@ public final class VcpuState {
             // if the host supports it (KVM_CAP_TSC_CONTROL), else this fails and we say so.
             KvmStateIoctls.setTscKhz(v, savedKhz);
         }
+        List<MsrEntry> saved = decodeMsrs(s.require("msrs"));
         v.setMpState(ByteBuffer.wrap(s.require("mp_state")).getInt());
         KvmStateIoctls.set(fd, KvmIoctls.KVM_SET_REGS, REGS_SIZE, s.require("regs"), "KVM_SET_REGS");
         KvmStateIoctls.set(fd, KvmIoctls.KVM_SET_SREGS, SREGS_SIZE, s.require("sregs"), "KVM_SET_SREGS");
@@ -77,10 +85,41 @@ public final class VcpuState {
         }
         KvmStateIoctls.set(fd, KvmStateIoctls.KVM_SET_DEBUGREGS, DEBUGREGS_SIZE, s.require("debugregs"), "KVM_SET_DEBUGREGS");
         KvmStateIoctls.set(fd, KvmIoctls.KVM_SET_LAPIC, LAPIC_SIZE, s.require("lapic"), "KVM_SET_LAPIC");
-        List<Integer> refused = writeMsrs(v, decodeMsrs(s.require("msrs")));
+        // Boot MSRs a snapshot does not hold (written before this hypervisor saved them, or KVM
+        // could not read them) get the builder's boot values, as the source VM had at its boot:
+        // the builder no longer writes them for a restored VM.
+        List<Integer> refused = new ArrayList<>(writeMsrs(v, missingBootMsrs(saved)));
+        refused.addAll(writeMsrs(v, saved));
         KvmStateIoctls.set(fd, KvmStateIoctls.KVM_SET_VCPU_EVENTS, VCPU_EVENTS_SIZE, s.require("vcpu_events"),
                 "KVM_SET_VCPU_EVENTS");
         return refused;
+    }
+
+    /** {@code indices} plus every boot MSR not among them. */
+    static int[] withBootMsrs(int[] indices) {
+        java.util.LinkedHashSet<Integer> all = new java.util.LinkedHashSet<>();
+        for (int i : indices) {
+            all.add(i);
+        }
+        for (MsrEntry m : BootMsrs.entries()) {
+            all.add(m.index());
+        }
+        return all.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The boot MSRs (with their boot values) whose index {@code saved} lacks. */
+    static List<MsrEntry> missingBootMsrs(List<MsrEntry> saved) {
+        java.util.Set<Integer> have = new java.util.HashSet<>();
+        for (MsrEntry m : saved) {
+            have.add(m.index());
+        }
+        List<MsrEntry> out = new ArrayList<>();
+        for (MsrEntry m : BootMsrs.entries()) {
+            if (!have.contains(m.index())) {
+                out.add(m);
+            }
+        }
+        return out;
     }
 
     private static int tscKhz(KvmVcpu v) {
@@ -106,6 +145,9 @@ public final class VcpuState {
 
     /** KVM_SET_MSRS in one call; on a refusal, one by one, collecting the refused indices. */
     static List<Integer> writeMsrs(KvmVcpu v, List<MsrEntry> msrs) {
+        if (msrs.isEmpty()) {
+            return List.of();
+        }
         try {
             v.setMsrs(msrs);
             return List.of();

@@ -49,6 +49,17 @@ public final class VmSnapshot {
      * directory, then renamed), so a failed snapshot never leaves a half file under the name.
      */
     public static Created create(Vm vm, PciDevicesConfig devices, Path statePath, Path memPath) throws IOException {
+        return create(vm, devices, SnapshotMeta.defaultIds("disk", devices.disks().size()),
+                SnapshotMeta.defaultIds("net", devices.nets().size()), statePath, memPath);
+    }
+
+    /**
+     * {@link #create(Vm, PciDevicesConfig, Path, Path)} with the API's ids of the drives and
+     * network interfaces (in {@code devices} order), saved so a load can override a device's
+     * back-end socket by id.
+     */
+    public static Created create(Vm vm, PciDevicesConfig devices, List<String> driveIds, List<String> ifaceIds,
+                                 Path statePath, Path memPath) throws IOException {
         if (!vm.paused()) {
             throw new SnapshotException("the VM must be paused for a snapshot");
         }
@@ -59,7 +70,7 @@ public final class VmSnapshot {
         long t0 = System.nanoTime();
         List<SnapshotFile.Section> sections = new ArrayList<>();
         SnapshotMeta meta = new SnapshotMeta("x86_64", "QingTian-J 0.1.0", vm.vcpus().size(), vm.ram().totalBytes(),
-                devices, System.currentTimeMillis() * 1_000_000L);
+                devices, System.currentTimeMillis() * 1_000_000L, driveIds, ifaceIds);
         sections.add(new SnapshotFile.Section("META", Map.of("json", meta.toJson())));
         sections.add(captureVm(vm.kvmVm()));
         int[] msrs = vm.kvm().msrIndexList();
@@ -112,6 +123,43 @@ public final class VmSnapshot {
         /** The PCI devices to rebuild (their back-ends are connected again at restore). */
         public PciDevicesConfig pciDevices() {
             return meta.devices();
+        }
+
+        /** The same snapshot with back-end sockets replaced by device id (see {@link SnapshotMeta#withSockets}). */
+        public Loaded withSockets(Map<String, Path> driveSockets, Map<String, Path> netSockets) {
+            if (driveSockets.isEmpty() && netSockets.isEmpty()) {
+                return this;
+            }
+            return new Loaded(meta.withSockets(driveSockets, netSockets), vmState, vcpus, devices, memPath);
+        }
+
+        /**
+         * Checks that every vhost-user back-end socket exists and is a socket, before any memory
+         * is copied or any VM is built: a restore that would fail to connect fails here, with
+         * the device's id in the message.
+         */
+        public void checkBackEndSockets() {
+            List<io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec> disks = meta.devices().disks();
+            for (int i = 0; i < disks.size(); i++) {
+                checkSocket("drive '" + meta.diskIds().get(i) + "'", disks.get(i).socket());
+            }
+            List<io.qingtian.hypervisor.vhostuser.VhostUserDeviceSpec> nets = meta.devices().nets();
+            for (int i = 0; i < nets.size(); i++) {
+                checkSocket("network interface '" + meta.netIds().get(i) + "'", nets.get(i).socket());
+            }
+        }
+
+        private static void checkSocket(String device, Path socket) {
+            java.nio.file.attribute.BasicFileAttributes a;
+            try {
+                a = Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class);
+            } catch (IOException e) {
+                throw new SnapshotException(device + ": its vhost-user back-end socket " + socket
+                        + " does not exist (is the card serving it? a new path can be given in the load request)");
+            }
+            if (!a.isOther()) {
+                throw new SnapshotException(device + ": " + socket + " is not a socket (a vhost-user back-end listens on a unix socket)");
+            }
         }
     }
 
@@ -199,26 +247,94 @@ public final class VmSnapshot {
      * {@code warnings}.
      */
     public static Vm restore(Loaded s, Console console, boolean copyMemory, List<String> warnings) throws IOException {
+        return restore(s, console, copyMemory, warnings, new RestorePhases());
+    }
+
+    /**
+     * {@link #restore(Loaded, Console, boolean, List)} recording each phase on {@code phases}:
+     * memory (mapped, or a memfd whose copy runs while the VM is built), the build steps, the
+     * wait for the copy, VM state, vCPU state, devices.
+     */
+    public static Vm restore(Loaded s, Console console, boolean copyMemory, List<String> warnings, RestorePhases phases)
+            throws IOException {
+        return restore(s, console, copyMemory, warnings, phases, null);
+    }
+
+    /**
+     * As above, building on {@code shell} (a KVM VM made while the hypervisor waited; null: made
+     * now), which belongs to the restored VM from here on, or is closed if the restore fails.
+     */
+    public static Vm restore(Loaded s, Console console, boolean copyMemory, List<String> warnings, RestorePhases phases,
+                             VmBuilder.Shell shell) throws IOException {
+        GuestRam ram;
+        MemoryFile.Copy copy;
+        try {
+            Memory m = memory(s, copyMemory, phases);
+            ram = m.ram();
+            copy = m.copy();
+        } catch (IOException | RuntimeException e) {
+            if (shell != null) {
+                shell.close(); // not handed to the builder yet
+            }
+            throw e;
+        }
+        // From here the builder owns the shell and the RAM (it closes them if it fails), then the VM.
+        return restoreOnto(s, console, warnings, phases, shell, ram, copy);
+    }
+
+    private record Memory(GuestRam ram, MemoryFile.Copy copy) {}
+
+    /** The guest RAM: the memory file mapped, or a fresh memfd whose copy has started (copy non-null). */
+    private static Memory memory(Loaded s, boolean copyMemory, RestorePhases phases) throws IOException {
         VmConfig.Machine machine = new VmConfig.Machine(s.meta().vcpus(), s.meta().memoryBytes());
         PciDevicesConfig devices = s.pciDevices();
         // vhost-user back-ends map guest memory from the fd we pass: it must be a shared memfd,
         // not the MAP_PRIVATE file mapping (whose private pages a back-end would never see).
         boolean vhostUser = !devices.disks().isEmpty() || !devices.nets().isEmpty();
-        GuestRam ram;
         if (copyMemory || vhostUser) {
-            ram = GuestRam.allocate(machine.memoryBytes(), GuestRam.Backing.SHARED_MEMFD);
+            GuestRam ram = GuestRam.allocate(machine.memoryBytes(), GuestRam.Backing.SHARED_MEMFD);
             try {
-                MemoryFile.copyInto(s.memPath(), ram);
+                MemoryFile.Copy copy = MemoryFile.startCopy(s.memPath(), ram, MemoryFile.copyThreads());
+                phases.mark("memory: memfd, copy started");
+                return new Memory(ram, copy);
             } catch (IOException | RuntimeException e) {
                 ram.close();
                 throw e;
             }
-        } else {
-            ram = GuestRam.mapPrivateFile(s.memPath(), machine.memoryBytes());
         }
-        Vm vm = VmBuilder.buildForRestore(machine, devices, console, ram);
+        GuestRam ram = GuestRam.mapPrivateFile(s.memPath(), machine.memoryBytes());
+        phases.mark("memory: file mapped");
+        return new Memory(ram, null);
+    }
+
+    private static Vm restoreOnto(Loaded s, Console console, List<String> warnings, RestorePhases phases,
+                                  VmBuilder.Shell shell, GuestRam ram, MemoryFile.Copy copy) throws IOException {
+        VmConfig.Machine machine = new VmConfig.Machine(s.meta().vcpus(), s.meta().memoryBytes());
+        PciDevicesConfig devices = s.pciDevices();
+        Vm vm;
         try {
+            vm = VmBuilder.buildForRestore(machine, devices, console, ram, phases, shell);
+        } catch (RuntimeException e) {
+            if (copy != null) {
+                try {
+                    copy.await(); // the copy writes through its own mapping; wait for it before failing
+                } catch (IOException | RuntimeException ignored) {
+                    // the build's failure is the one to report
+                }
+            }
+            throw e;
+        }
+        try {
+            if (copy != null) {
+                // Before any state is set: KVM writes some MSR-described guest memory at once
+                // (the kvmclock wall clock), which the copy must not overwrite afterwards.
+                long bytes = copy.await();
+                phases.mark("memory: wait for copy");
+                phases.add(String.format(java.util.Locale.ROOT, "(copy of %d MiB on %d threads, overlapped with the build)",
+                        bytes >> 20, MemoryFile.copyThreads()), copy.nanos());
+            }
             restoreVm(vm.kvmVm(), s.vmState());
+            phases.mark("state: vm");
             for (int i = 0; i < vm.vcpus().size(); i++) {
                 List<Integer> refused = VcpuState.restore(vm.vcpus().get(i), s.vcpus().get(i));
                 if (!refused.isEmpty()) {
@@ -226,6 +342,7 @@ public final class VmSnapshot {
                             .map(m -> "0x" + Integer.toHexString(m)).toList());
                 }
             }
+            phases.mark("state: vcpus");
             if (!s.devices().isEmpty()) {
                 PlatformDevices platform = vm.snapshotDevices();
                 if (platform == null) {
@@ -233,8 +350,9 @@ public final class VmSnapshot {
                 }
                 platform.restore(s.devices());
             }
+            phases.mark("state: devices");
             return vm;
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             vm.close();
             throw e;
         }
@@ -267,12 +385,19 @@ public final class VmSnapshot {
             Path mem = dir.resolve("s.mem");
             long size = VmConfig.MIN_MEMORY;
             try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(mem.toFile(), "rw")) {
-                f.setLength(size); // all holes
+                f.setLength(size); // holes, but for one page, so the copy path reads data once
+                f.seek(1 << 20);
+                f.write(new byte[] {1});
             }
             VmConfig.Machine machine = new VmConfig.Machine(1, size);
             PciDevicesConfig none = new PciDevicesConfig(List.of(), List.of(), false);
+            // The copy restore's path (vhost-user VMs): memfd, extent copy on worker threads.
+            try (GuestRam copied = GuestRam.allocate(size, GuestRam.Backing.SHARED_MEMFD)) {
+                MemoryFile.copyInto(mem, copied);
+            }
             GuestRam ram = GuestRam.mapPrivateFile(mem, size);
-            try (Vm vm = VmBuilder.buildForRestore(machine, none, new Console(OutputStream.nullOutputStream(), null), ram)) {
+            try (Vm vm = VmBuilder.buildForRestore(machine, none, new Console(OutputStream.nullOutputStream(), null), ram,
+                    new RestorePhases())) {
                 List<SnapshotFile.Section> sections = new ArrayList<>();
                 SnapshotMeta meta = new SnapshotMeta("x86_64", "prewarm", 1, size, none, 0);
                 sections.add(new SnapshotFile.Section("META", Map.of("json", meta.toJson())));

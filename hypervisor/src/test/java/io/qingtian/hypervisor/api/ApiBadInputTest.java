@@ -83,6 +83,16 @@ class ApiBadInputTest {
                         + "{\"backend_type\":\"File\",\"backend_path\":\"/y\"}}", "not both"),
                 new Case("PUT", "/snapshot/load", "{\"snapshot_path\":\"/x\",\"mem_backend\":{\"backend_type\":\"Uffd\",\"backend_path\":\"/y\"}}",
                         "Uffd"),
+                new Case("PUT", "/snapshot/load", "{\"snapshot_path\":\"/x\",\"mem_file_path\":\"/y\",\"network_overrides\":7}",
+                        "must be an array"),
+                new Case("PUT", "/snapshot/load", "{\"snapshot_path\":\"/x\",\"mem_file_path\":\"/y\",\"network_overrides\":"
+                        + "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tap0\"}]}", "no TAP devices"),
+                new Case("PUT", "/snapshot/load", "{\"snapshot_path\":\"/x\",\"mem_file_path\":\"/y\",\"network_overrides\":"
+                        + "[{\"iface_id\":\"eth 0\",\"host_dev_name\":\"/s\"}]}", "invalid network_overrides iface_id"),
+                new Case("PUT", "/snapshot/load", "{\"snapshot_path\":\"/x\",\"mem_file_path\":\"/y\",\"drive_overrides\":"
+                        + "[{\"drive_id\":\"rootfs\"}]}", "missing required field 'socket'"),
+                new Case("PUT", "/snapshot/load", "{\"snapshot_path\":\"/nonexistent\",\"mem_file_path\":\"/y\",\"network_overrides\":"
+                        + "[{\"iface_id\":\"eth0\",\"host_dev_name\":\"/s\"}]}", "does not exist"),
                 new Case("DELETE", "/", null, "not supported"),
                 new Case("GET", "/nope", null, "invalid request method and/or path"),
                 new Case("PUT", "/", "{}", "not supported"));

@@ -65,10 +65,12 @@ class SnapshotKvmTest {
         Path mem = dir.resolve("vm.mem");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         long saved;
+        List<io.qingtian.kvm.MsrEntry> mtrrDefType;
         try (Vm vm = boot(1, out)) {
             awaitCounterAbove(vm, 1000);
             assertThat(vm.pause(Duration.ofSeconds(5))).isTrue();
             saved = CounterGuest.counter(vm.ram().memory());
+            mtrrDefType = vm.vcpus().getFirst().getMsrs(io.qingtian.hypervisor.x86.BootMsrs.IA32_MTRR_DEF_TYPE);
             VmSnapshot.Created c = VmSnapshot.create(vm, NO_DEVICES, state, mem);
             assertThat(c.memoryFileBytes()).isEqualTo(64L << 20);
             assertThat(c.memoryDataBytes()).as("sparse: only touched pages").isLessThan(8L << 20).isPositive();
@@ -77,9 +79,18 @@ class SnapshotKvmTest {
         assertThat(out.toString(StandardCharsets.US_ASCII)).isEqualTo("OK\n");
         for (boolean copy : new boolean[] {false, true}) {
             List<String> warnings = new ArrayList<>();
+            RestorePhases phases = new RestorePhases();
             try (Vm restored = VmSnapshot.restore(VmSnapshot.load(state, mem), new Console(new ByteArrayOutputStream(), null),
-                    copy, warnings)) {
+                    copy, warnings, phases)) {
                 assertThat(CounterGuest.counter(restored.ram().memory())).isEqualTo(saved);
+                // The builder no longer writes boot MSRs into a restored vCPU: the snapshot brings
+                // them, including IA32_MTRR_DEF_TYPE, which KVM's MSR list lacks.
+                assertThat(restored.vcpus().getFirst().getMsrs(io.qingtian.hypervisor.x86.BootMsrs.IA32_MTRR_DEF_TYPE))
+                        .as("MTRR default type").isEqualTo(mtrrDefType);
+                assertThat(phases.phases()).extracting(RestorePhases.Phase::name)
+                        .contains(copy ? "memory: wait for copy" : "memory: file mapped", "build: vcpus", "state: vcpus",
+                                "state: devices")
+                        .doesNotContain("build: acpi", "build: kernel load");
                 restored.start();
                 long now = awaitCounterAbove(restored, saved + 1000);
                 assertThat(now).isGreaterThan(saved);
