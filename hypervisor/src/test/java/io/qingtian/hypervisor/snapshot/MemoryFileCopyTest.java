@@ -78,8 +78,9 @@ class MemoryFileCopyTest {
 
     @Test
     void theGuestRamMayGoWhileTheCopyRuns() throws Exception {
-        // A failed build closes the RAM while the workers still write: they write through their
-        // own mapping, so nothing crashes and await still reports the copy.
+        // A failed build closes the RAM (mapping and memfd) while the workers still write: they
+        // write through their own descriptor of the memfd, so nothing else is written, nothing
+        // crashes, and await still reports the copy.
         Path f = sparseFile(9);
         GuestRam ram = GuestRam.allocate(SIZE);
         MemoryFile.Copy c = MemoryFile.startCopy(f, ram, 2);
