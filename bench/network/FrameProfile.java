@@ -61,7 +61,12 @@ public class FrameProfile {
         double nsPerFrame = args.length > 2 ? Double.parseDouble(args[2]) : 0;
         Map<String, Long> counts = new LinkedHashMap<>();
         for (Stage s : STAGES) {
-            counts.put(s.name(), 0L);
+            if (s.name().equals("descriptor walk") || s.name().equals("avail ring (pop)")) {
+                counts.put(s.name() + ", transmit ring", 0L);
+                counts.put(s.name() + ", receive ring", 0L);
+            } else {
+                counts.put(s.name(), 0L);
+            }
         }
         counts.put("other", 0L);
         Map<String, Long> others = new LinkedHashMap<>();
@@ -89,6 +94,13 @@ public class FrameProfile {
                         break outer;
                     }
                 }
+            }
+            if (stage.equals("descriptor walk") || stage.equals("avail ring (pop)")) {
+                boolean rx = false;
+                for (RecordedFrame f : e.getStackTrace().getFrames()) {
+                    rx |= f.getMethod().getType().getName().endsWith("SplitRxRing");
+                }
+                stage += rx ? ", receive ring" : ", transmit ring";
             }
             counts.merge(stage, 1L, Long::sum);
             if (stage.equals("other") && top != null) {
