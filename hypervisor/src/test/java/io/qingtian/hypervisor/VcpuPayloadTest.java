@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("kvm")
 class VcpuPayloadTest {
-    private static final Duration LIMIT = Duration.ofSeconds(20);
+    private static final Duration LIMIT = Duration.ofSeconds(60); // an outcome ends the wait; sized for a loaded CI machine
 
     /** mov dx,0x3f8; mov ecx,N; mov al,'A'; l: out dx,al; dec ecx; jnz l; hlt (kexit.c's guest). */
     static byte[] outLoop(int n) {
@@ -190,10 +190,56 @@ class VcpuPayloadTest {
             assertThat(vm.awaitExit(Duration.ofMillis(300))).as("still spinning").isNull();
             vm.stop(new VmExit(ExitStatus.STOPPED, -1, "test"));
             assertThat(vm.awaitExit(LIMIT).status()).isEqualTo(ExitStatus.STOPPED);
-            long t0 = System.nanoTime();
-            vm.close(); // joins the vCPU threads: only returns if the kick got them out of KVM_RUN
-            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+            // Joins the vCPU threads: they end only if the kick got them out of KVM_RUN (the
+            // bound is generous: a loaded machine must not fail this; a lost kick still does).
+            assertThat(vm.close(Duration.ofSeconds(60))).as("closed with every vCPU thread ended").isTrue();
+            assertThat(vm.liveVcpuThreadCount()).isZero();
         }
+    }
+
+    @Test
+    void closeReturnsWhileAVcpuIsStuckInADeviceAndReleasesNothingUnderIt() throws Exception {
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean returned = new java.util.concurrent.atomic.AtomicBoolean();
+        BusDevice hung = new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return 0;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                // A device waiting for a peer that does not answer (a card that hangs).
+                entered.countDown();
+                try {
+                    release.await(120, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                returned.set(true);
+            }
+        };
+        Bus pio = Bus.builder().add(0x3f8, 8, hung, "hung").build();
+        Vm vm = PayloadVm.create(0x10000, 1, false, pio, Bus.builder().build(), v -> {
+            write(v, 0x1000, outLoop(1));
+            PayloadVm.realMode(v.vcpus().get(0), 0x1000);
+        });
+        try {
+            vm.start();
+            assertThat(entered.await(60, java.util.concurrent.TimeUnit.SECONDS)).as("the vCPU reached the device").isTrue();
+            assertThat(vm.close(Duration.ofMillis(200))).as("close gives up on the stuck vCPU").isFalse();
+            // Order, not time: close came back while the device still held the vCPU thread.
+            assertThat(returned).isFalse();
+            assertThat(vm.liveVcpuThreadCount()).isEqualTo(1);
+            assertThat(vm.ram().memory().readU32(0x1000)).as("guest memory still mapped").isNotZero();
+        } finally {
+            release.countDown();
+        }
+        // Once the device returns, the vCPU leaves and a second close releases everything.
+        assertThat(vm.close(Duration.ofSeconds(60))).isTrue();
+        assertThat(returned).isTrue();
+        assertThat(vm.liveVcpuThreadCount()).isZero();
     }
 
     /**

@@ -174,7 +174,14 @@ class VhostUserBlkServerTest {
         public void read(long offset, MemorySegment dst) {
             max.accumulateAndGet(now.incrementAndGet(), Math::max);
             try {
-                Thread.sleep(20);
+                // Stay inside until another read joins (a rendezvous, not a guess at how long a
+                // helper thread takes to start on a loaded machine); a back-end that serves
+                // one read at a time gets no partner and every read leaves after 2 s.
+                // (Reads of the memory-speed probe just last a little, so overlaps would show.)
+                long deadline = System.nanoTime() + (blocking ? 2_000_000_000L : 20_000_000L);
+                while ((!blocking || max.get() < 2) && System.nanoTime() < deadline) {
+                    Thread.sleep(1);
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
