@@ -206,7 +206,7 @@ class ControlApiTest {
         long pid = v.get("pid").asLong();
         assertThat(v.get("state").asText()).isEqualTo("RUNNING");
         String console = Await.until("the guest's console output", () -> call(tokenA, "GET", "/v1/instances/web1/console", null).text(),
-                c -> c.contains("@!"));
+                out -> out.contains("@!"));
         assertThat(console).as("guest wrote to its serial console").contains("@!");
         String status = Files.readString(Path.of("/proc/" + pid + "/status"));
         int uid = v.get("uid").asInt();
