@@ -26,13 +26,8 @@ class CardGuestTest {
     @TempDir
     Path tmp;
 
-    static final String LOAD = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
-            mount -t devtmpfs devtmpfs /dev
-            """ + io.qingtian.lab.GuestInitramfs.LOAD_MODULES + """
-            n=0; while [ ! -b /dev/vdc ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+    static final String LOAD = io.qingtian.e2e.GuestInit.PRELUDE + """
+            waitblk vda vdb vdc
             for d in vda vdb vdc; do echo "DISK $d $(cat /sys/block/$d/size) $(cat /sys/block/$d/serial 2>/dev/null)"; done
             """;
 

@@ -2,6 +2,7 @@ package io.qingtian.e2e.hypervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.qingtian.e2e.GuestInit;
 import io.qingtian.e2e.L2Runs;
 import io.qingtian.lab.GuestInitramfs;
 import io.qingtian.lab.LabResult;
@@ -24,10 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HypervisorLabTest {
     static final String MARKER = GuestInitramfs.DEFAULT_MARKER;
     /** /init: marker, vCPU count, memory, then poweroff, or reboot when the cmdline asks. */
-    static final String INIT = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
+    static final String INIT = GuestInit.MOUNTS + """
             echo "%s"
             echo "nproc=$(nproc)"
             grep MemTotal /proc/meminfo

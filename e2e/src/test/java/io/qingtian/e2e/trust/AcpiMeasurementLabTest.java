@@ -3,6 +3,7 @@ package io.qingtian.e2e.trust;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.acpi.GuestPlatform;
+import io.qingtian.e2e.GuestInit;
 import io.qingtian.e2e.L2Runs;
 import io.qingtian.lab.GuestInitramfs;
 import io.qingtian.trust.crypto.Hex;
@@ -35,10 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("lab")
 class AcpiMeasurementLabTest {
     static final String MARKER = GuestInitramfs.DEFAULT_MARKER;
-    static final String INIT = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
+    static final String INIT = GuestInit.MOUNTS + """
             echo "%s"
             for t in /sys/firmware/acpi/tables/*; do
               [ -f "$t" ] && echo "acpi-table $(basename "$t") $(base64 "$t" | tr -d '\\n')"

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.vhostuser.frontend.VirtioBlkDriver;
 import io.qingtian.vhostuser.frontend.VirtioBlkDriver.Options;
-import io.qingtian.virtio.blk.BlockBackend;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.lang.foreign.MemorySegment;
@@ -32,20 +31,14 @@ class BoundedCloseTest {
     Path dir;
 
     /** Storage that hangs: every read waits until the test lets it go. */
-    static final class HungBackend implements BlockBackend {
+    static final class HungBackend extends StubBackend {
         final CountDownLatch release = new CountDownLatch(1);
         final AtomicInteger inside = new AtomicInteger();
         final AtomicInteger returned = new AtomicInteger();
 
-        @Override public long sizeBytes() { return SIZE; }
-        @Override public boolean readOnly() { return false; }
-        @Override public boolean blocking() { return true; } // requests go to helper threads
-        @Override public String serial() { return "hung"; }
-        @Override public void write(long offset, MemorySegment src) {}
-        @Override public void flush() {}
-        @Override public void discard(long offset, long length) {}
-        @Override public void writeZeroes(long offset, long length, boolean unmap) {}
-        @Override public void close() {}
+        HungBackend() {
+            super(SIZE, true); // blocking: requests go to helper threads
+        }
 
         @Override
         public void read(long offset, MemorySegment dst) {

@@ -151,24 +151,15 @@ class VhostUserBlkServerTest {
     }
 
     /** Counts how many reads run at the same time. */
-    static final class OverlapProbe implements io.qingtian.virtio.blk.BlockBackend {
+    static final class OverlapProbe extends StubBackend {
         final java.util.concurrent.atomic.AtomicInteger now = new java.util.concurrent.atomic.AtomicInteger();
         final java.util.concurrent.atomic.AtomicInteger max = new java.util.concurrent.atomic.AtomicInteger();
         final boolean blocking;
 
         OverlapProbe(boolean blocking) {
+            super(SIZE, blocking);
             this.blocking = blocking;
         }
-
-        @Override public long sizeBytes() { return SIZE; }
-        @Override public boolean readOnly() { return false; }
-        @Override public boolean blocking() { return blocking; }
-        @Override public String serial() { return "probe"; }
-        @Override public void write(long offset, MemorySegment src) {}
-        @Override public void flush() {}
-        @Override public void discard(long offset, long length) {}
-        @Override public void writeZeroes(long offset, long length, boolean unmap) {}
-        @Override public void close() {}
 
         @Override
         public void read(long offset, MemorySegment dst) {
