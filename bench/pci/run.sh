@@ -65,29 +65,45 @@ snap() { d=$(ls -d /sys/kernel/debug/kvm/*-*/ 2>/dev/null | head -1); [ -n "$d" 
          p=$(basename $d); p=${p%%-*}
          printf 'kvmstat %s %s %s' "$1" "$2" "$(cut -d' ' -f1 /proc/uptime)"; for s in $STATS; do printf ' %s' "$(cat $d$s 2>/dev/null || echo 0)"; done
          printf ' %s %s\n' "$(cpu $p)" "$(bcpu $S)"; }
-tag() { while IFS= read -r l; do case "$l" in
+tag() { while IFS= read -r l; do touch /tmp/hb; case "$l" in
             *bench-start*) snap $1 start; echo "$1 $(echo "$l" | grep -o 'clocksource=.*' | tr -d '\r')";;
             *"blkbench "*) r=$(echo "$l" | grep -o 'blkbench .*' | tr -d '\r'); snap $1 $(echo "$r" | cut -d' ' -f2); echo "$1 $r";;
         esac; done; }
+# Watchdog: a guest that prints nothing for 60 s is stuck (a phase lasts SECS). Before killing the
+# VMM so the rounds go on, print what L1 knows: memory, process states and kernel wait channels,
+# whether the guest still exits (KVM counters 5 s apart), and JVM thread dumps of both processes.
+# L1's busybox has no pgrep/pkill; the bracket keeps the grep from matching its own command line.
+pids() { for d in /proc/[0-9]*; do grep -qaE "$1" $d/cmdline 2>/dev/null && echo ${d#/proc/}; done; }
+diag() { echo "watchdog: $1: no guest output for 60 s"; free -m | sed 's/^/watchdog: /'
+         for p in $(pids '[j]ava|[q]emu-system'); do for t in /proc/$p/task/*; do
+             echo "watchdog: pid $p tid ${t##*/} $(cat $t/comm) $(awk '{print $3}' $t/stat) wchan=$(cat $t/wchan 2>/dev/null)"; done; done
+         d=$(ls -d /sys/kernel/debug/kvm/*-*/ 2>/dev/null | head -1)
+         for k in 1 2; do [ -n "$d" ] && echo "watchdog: kvm $(for s in $STATS; do printf '%s=%s ' $s "$(cat $d$s)"; done)"; sleep 5; done
+         kill -3 $S $(pids '[h]ypervisor.run') 2>/dev/null; sleep 3
+         sed 's/^/watchdog: backend: /' /tmp/ds.log | grep -v '^watchdog: backend: *$' | head -150
+         sed -n '/Full thread dump/,$p' /tmp/hv.log | sed 's/^/watchdog: vmm: /' | head -150; }
+watch() { touch /tmp/hb; while sleep 5; do
+              [ $(( $(date +%s) - $(stat -c %Y /tmp/hb) )) -gt 60 ] || continue
+              diag $1; kill -9 $(pids '[h]ypervisor.run|[q]emu-system') 2>/dev/null; return; done; }
 # A back-end that does not exit on SIGTERM within 10 s gets SIGKILL, so one stuck process cannot
 # stall the rounds after it (seen once: L1 idle for minutes after a round).
 stop() { kill $S 2>/dev/null; for i in $(seq 1 100); do kill -0 $S 2>/dev/null || break; sleep 0.1; done
          kill -0 $S 2>/dev/null && { echo "watchdog: back-end $S ignored SIGTERM for 10 s, SIGKILL"; kill -9 $S; }
          wait $S 2>/dev/null || true; }
 serve() { rm -f /tmp/d.sock; dd if=/dev/zero of=/tmp/d.img bs=1M count=256 2>/dev/null
-          $J io.qingtian.e2e.pci.DiskServer /tmp/d.img /tmp/d.sock 1 >/dev/null 2>&1 & S=$!; waitsock /tmp/d.sock; }
+          $J io.qingtian.e2e.pci.DiskServer /tmp/d.img /tmp/d.sock 1 >/tmp/ds.log 2>&1 & S=$!; waitsock /tmp/d.sock; }
 for r in $(seq 1 $ROUNDS); do
-serve
+serve; watch qingtian & WD=$!
 qt hypervisor run --kernel "$QT_GUEST_KERNEL" --initramfs /tmp/l2.cpio --memory 256M --timeout 300 --no-rng \
-    --disk socket=/tmp/d.sock --cmdline "$CMD" 2>&1 | tag qingtian
-kill $S; wait $S 2>/dev/null
-serve
+    --disk socket=/tmp/d.sock --cmdline "$CMD" 2>&1 | tee /tmp/hv.log | tag qingtian
+kill $WD 2>/dev/null; stop
+serve; watch qemu & WD=$!
 timeout -k 5 300 /tmp/qemu/lib/ld-linux-x86-64.so.2 --library-path /tmp/qemu/lib /tmp/qemu/qemu-system-x86_64 -L /tmp/qemu/fw \
     -M q35,accel=kvm,memory-backend=mem -object memory-backend-memfd,id=mem,size=256M,share=on -m 256M -smp 1 -cpu host \
     -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel "$QT_GUEST_KERNEL" -initrd /tmp/l2.cpio \
     -append "$CMD" -chardev socket,id=c0,path=/tmp/d.sock -device vhost-user-blk-pci,chardev=c0,num-queues=1 2>&1 \
     | tag qemu
-stop
+kill $WD 2>/dev/null; stop
 done
 true
 L1

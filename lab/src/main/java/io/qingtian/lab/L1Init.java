@@ -6,7 +6,7 @@ package io.qingtian.lab;
  * <p>Channels (all 8250 UARTs, which the Debian kernel has built in; each is a unix socket on
  * the host): ttyS0 = kernel console (kept as the console log), ttyS1 = the command's stdout,
  * ttyS2 = its stderr, ttyS3 = control lines {@code qt-lab: ready}, {@code qt-lab: exit N},
- * {@code qt-lab: error ...}. The data ports are set raw so bytes pass unchanged (no CR/LF
+ * {@code qt-lab: error ...}, {@code qt-lab: jvm-crash FILE SIGNAL: FRAME}. The data ports are set raw so bytes pass unchanged (no CR/LF
  * translation). Results come back over these ports: a command that wants to return a file
  * prints it (e.g. {@code base64 FILE}) or writes it to an extra writable disk
  * ({@link LabRequest#withDisk}); init runs {@code sync} before it reports the exit status.
@@ -53,8 +53,21 @@ final class L1Init {
                 export QT_GUEST_MODULES=/opt/lab/modules/%s
                 echo "qt-lab: ready" >&3
                 cd /tmp
+                # A JVM that dies of a fatal error leaves hs_err_pidN.log in its working directory
+                # (or /tmp): report each one as it appears, with its signal and frame, so the host
+                # knows at once (a dead back-end otherwise shows only as a guest waiting for ever).
+                ( seen=" "; while sleep 3; do
+                    for f in $(find / -xdev -maxdepth 4 -name 'hs_err_pid*.log' 2>/dev/null); do
+                        case "$seen" in *" $f "*) continue;; esac
+                        seen="$seen$f "; sleep 1
+                        sig=$(grep -m1 -o 'SIG[A-Z]* (0x[0-9a-f]*)' "$f")
+                        frame=$(grep -m1 -A1 '^# Problematic frame' "$f" | tail -1 | cut -c3-162)
+                        echo "qt-lab: jvm-crash $f ${sig:-unknown signal}: $frame" >&3
+                    done; done ) </dev/null >/dev/null 2>&1 &
+                crashwatch=$!
                 sh /qt-lab/command </dev/null >/dev/ttyS1 2>/dev/ttyS2
                 status=$?
+                kill $crashwatch 2>/dev/null
                 sync
                 echo "qt-lab: exit $status" >&3
                 exec 3>&-

@@ -81,6 +81,36 @@ class LabTest {
         assertThat(new String(Files.readAllBytes(results), 0, 16, StandardCharsets.US_ASCII)).isEqualTo("result-on-disk\n\0");
     }
 
+    @Test
+    void aJvmDyingOfSigillInL1IsReportedAndTheRunRepeatsInAFreshL1() throws Exception {
+        // The fault is injected as the JVM leaves it: an hs_err file naming SIGILL. The first L1
+        // marks a disk that outlives it and then hangs, as a test whose back-end died would; the
+        // lab must notice the crash, stop that L1 and run the command again in a fresh one.
+        Path script = tmp.resolve("crash.sh");
+        Files.writeString(script, """
+                if [ "$(head -c 4 /dev/vdb)" = "seen" ]; then echo second-run; exit 0; fi
+                echo seen > /dev/vdb; sync
+                mkdir -p /tmp/card
+                printf '#\\n#  SIGILL (0x4) at pc=0x00007ff43d746724, pid=428, tid=512\\n# Problematic frame:\\n# J 1130 c1 Foo.bar()V\\n' > /tmp/card/hs_err_pid428.log
+                echo first-run; sleep 600
+                """);
+        Path marker = tmp.resolve("marker.img");
+        Files.write(marker, new byte[1 << 20]);
+        ByteArrayOutputStream streamedOut = new ByteArrayOutputStream();
+        ByteArrayOutputStream streamedErr = new ByteArrayOutputStream();
+        long t0 = System.nanoTime();
+        LabResult r = LAB.run(LabRequest.of("sh", "/tmp/crash.sh").withFile(script, "/tmp/crash.sh").withDisk(marker, true)
+                .withTimeout(Duration.ofMinutes(5)), streamedOut, streamedErr);
+        assertThat(r.exitCode()).as(streamedErr.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(r.stdout()).isEqualTo("second-run\n");
+        assertThat(streamedOut.toString(StandardCharsets.UTF_8)).isEqualTo("first-run\nsecond-run\n");
+        assertThat(streamedErr.toString(StandardCharsets.UTF_8))
+                .contains("lab: a JVM in L1 crashed: /tmp/card/hs_err_pid428.log SIGILL (0x4): J 1130 c1 Foo.bar()V")
+                .contains("rerunning once in a fresh L1");
+        assertThat(r.jvmCrashes()).isEmpty(); // the rerun's own
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("the hung first run is cut short").isLessThan(Duration.ofMinutes(5));
+    }
+
     /** {@code qt lab run ARGS} through the real CLI in its own JVM, as scripts use it. */
     private static Process qtLabRun(java.util.Map<String, String> env, String... args) throws java.io.IOException {
         Path dist = Lab.defaultDist();
