@@ -29,6 +29,21 @@ class VcpuPayloadTest {
                 (byte) 0xf4};
     }
 
+    /** A port device that reads as 0 and hands each written value to {@code action}. */
+    static BusDevice onWrite(java.util.function.LongConsumer action) {
+        return new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return 0;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                action.accept(value);
+            }
+        };
+    }
+
     static void write(Vm vm, long gpa, byte[] code) {
         try {
             vm.ram().memory().write(gpa, code);
@@ -202,24 +217,16 @@ class VcpuPayloadTest {
         java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean returned = new java.util.concurrent.atomic.AtomicBoolean();
-        BusDevice hung = new BusDevice() {
-            @Override
-            public long read(long offset, int size) {
-                return 0;
+        BusDevice hung = onWrite(value -> {
+            // A device waiting for a peer that does not answer (a card that hangs).
+            entered.countDown();
+            try {
+                release.await(120, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-
-            @Override
-            public void write(long offset, int size, long value) {
-                // A device waiting for a peer that does not answer (a card that hangs).
-                entered.countDown();
-                try {
-                    release.await(120, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                returned.set(true);
-            }
-        };
+            returned.set(true);
+        });
         Bus pio = Bus.builder().add(0x3f8, 8, hung, "hung").build();
         Vm vm = PayloadVm.create(0x10000, 1, false, pio, Bus.builder().build(), v -> {
             write(v, 0x1000, outLoop(1));
@@ -267,18 +274,10 @@ class VcpuPayloadTest {
         RecordingDevice regs = new RecordingDevice(0);
         AtomicLong stopped = new AtomicLong();
         Vm[] self = new Vm[1];
-        BusDevice stop = new BusDevice() {
-            @Override
-            public long read(long offset, int size) {
-                return 0;
-            }
-
-            @Override
-            public void write(long offset, int size, long value) {
-                stopped.incrementAndGet();
-                self[0].stop(new VmExit(ExitStatus.POWEROFF, 0, "payload done"));
-            }
-        };
+        BusDevice stop = onWrite(value -> {
+            stopped.incrementAndGet();
+            self[0].stop(new VmExit(ExitStatus.POWEROFF, 0, "payload done"));
+        });
         // 32-bit OUTs at 0x10-0x17: the range must hold all four bytes of the last one.
         Bus pio = Bus.builder().add(0x10, 0x10, regs, "regs").add(0x600, 1, stop, "stop").build();
         try (Vm vm = PayloadVm.create(8 << 20, 1, true, pio, Bus.builder().build(), v -> {

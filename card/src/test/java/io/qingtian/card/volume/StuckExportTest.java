@@ -56,13 +56,19 @@ class StuckExportTest {
         }
     }
 
-    @Test
-    void theBackendStaysOpenUntilTheStuckExportStops() throws Exception {
-        StuckExporter exporter = new StuckExporter();
+    /** A volume manager with volume "v" exported through {@code exporter}. */
+    private VolumeManager exportedVolume(StuckExporter exporter) throws IOException {
         VolumeManager vm = new VolumeManager(new VolumeStore(dir.resolve("volumes")), MasterKey.loadOrCreate(dir.resolve("keys")),
                 exporter);
         vm.create(new VolumeManager.CreateSpec("v", 1L << 20, false, null, null, null));
         vm.export("v", dir.resolve("v.sock"), 1, false);
+        return vm;
+    }
+
+    @Test
+    void theBackendStaysOpenUntilTheStuckExportStops() throws Exception {
+        StuckExporter exporter = new StuckExporter();
+        VolumeManager vm = exportedVolume(exporter);
         BlockBackend backend = exporter.served.get();
 
         vm.unexport("v"); // returns although the export has not stopped
@@ -75,10 +81,7 @@ class StuckExportTest {
     @Test
     void cardShutdownDoesNotWaitForAStuckExport() throws Exception {
         StuckExporter exporter = new StuckExporter();
-        VolumeManager vm = new VolumeManager(new VolumeStore(dir.resolve("volumes")), MasterKey.loadOrCreate(dir.resolve("keys")),
-                exporter);
-        vm.create(new VolumeManager.CreateSpec("v", 1L << 20, false, null, null, null));
-        vm.export("v", dir.resolve("v.sock"), 1, false);
+        VolumeManager vm = exportedVolume(exporter);
         vm.close();
         assertThat(vm.list()).extracting(VolumeInfo::name).containsExactly("v");
         read(exporter.served.get());
