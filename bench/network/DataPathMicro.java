@@ -12,7 +12,6 @@ import io.qingtian.vhostuser.frontend.VhostUserFrontend;
 import io.qingtian.virtio.queue.DriverQueue;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadInfo;
-import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,7 +22,9 @@ import java.util.List;
  * switch (same setup as ServeSwitch: security group, connection tracking, counters), all in
  * one JVM so the switch's transmit worker thread's CPU time can be read exactly. Reports
  * frames/s and the worker's CPU nanoseconds per frame, which does not depend on how busy the
- * machine is (unlike packets/s): {@code java -cp ... DataPathMicro [FRAME_BYTES] [SECONDS]}.
+ * machine is (unlike packets/s): {@code java -cp ... DataPathMicro [FRAME_BYTES] [SECONDS]}. The
+ * front-end polls and, like testpmd's virtio PMD, asks for no interrupts ({@code -Dinterrupts=true}
+ * asks for them, as the rounds before 2026-11-26 11:40 did).
  */
 public class DataPathMicro {
     static final long F_MRG_RXBUF = 1L << 15;
@@ -32,6 +33,8 @@ public class DataPathMicro {
     static final int QSIZE = 256;
     static final int HDR = 12;
     static final int SLOT = 2048;
+    /** -Dinterrupts=true: the front-end asks for call eventfd writes (the default of the earlier rounds' numbers). */
+    static final boolean INTERRUPTS = Boolean.getBoolean("interrupts");
 
     /** One NIC's front-end: shared memory, the receive (0) and transmit (1) rings and their eventfds. */
     static final class Nic {
@@ -55,6 +58,13 @@ public class DataPathMicro {
                 FrontendRing r = FrontendRing.start(fe, mem, 0, q, QSIZE, false);
                 rings[q] = r.queue();
                 kick[q] = r.kickFd();
+                if (!INTERRUPTS) {
+                    // A polling driver asks for no interrupts (VIRTQ_AVAIL_F_NO_INTERRUPT, virtio 1.2
+                    // §2.7.7), as DPDK's virtio PMD does for its rings: the back-end then writes no call
+                    // eventfd, in this benchmark as with testpmd.
+                    mem.slice(r.queue().availGpa(), 2).set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED
+                            .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0, (short) 1);
+                }
             }
             for (int i = 0; i < QSIZE; i++) {
                 slots[i] = mem.allocate(0, SLOT, 64);
@@ -116,7 +126,7 @@ public class DataPathMicro {
             }
             b.post(0, SLOT, true);
             Thread.sleep(200); // the rings start on the back-end's connection threads
-            ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
             long worker = -1;
             int[] ids = new int[QSIZE];
             int[] lens = new int[QSIZE];
@@ -124,6 +134,7 @@ public class DataPathMicro {
             long startWall = 0;
             long startCpu = 0;
             long startReceived = 0;
+            long startAlloc = 0;
             long warmupEnd = System.nanoTime() + 2_000_000_000L;
             long end = warmupEnd + seconds * 1_000_000_000L;
             boolean measuring = false;
@@ -140,14 +151,19 @@ public class DataPathMicro {
                     worker = findWorker(mx);
                     startWall = now;
                     startCpu = mx.getThreadCpuTime(worker);
+                    startAlloc = mx.getThreadAllocatedBytes(worker);
                     startReceived = received;
                     measuring = true;
                 } else if (measuring && now >= end) {
                     long frames = received - startReceived;
                     long cpu = mx.getThreadCpuTime(worker) - startCpu;
+                    long alloc = mx.getThreadAllocatedBytes(worker) - startAlloc;
                     double secs = (now - startWall) / 1e9;
-                    System.out.printf("datapath %dB frames/s=%.0f worker_cpu_ns_per_frame=%.0f worker_cpu_share=%.2f stats b: %s%n",
-                            size, frames / secs, frames > 0 ? (double) cpu / frames : 0, cpu / 1e9 / secs, sw.stats("b"));
+                    // Allocation of the worker thread per frame (what JMH's -prof gc reports as gc.alloc.rate.norm).
+                    System.out.printf("datapath %dB frames/s=%.0f worker_cpu_ns_per_frame=%.0f worker_cpu_share=%.2f "
+                                    + "worker_alloc_bytes_per_frame=%.3f stats b: %s%n",
+                            size, frames / secs, frames > 0 ? (double) cpu / frames : 0, cpu / 1e9 / secs,
+                            frames > 0 ? (double) alloc / frames : 0, sw.stats("b"));
                     break;
                 }
             }
@@ -156,7 +172,7 @@ public class DataPathMicro {
     }
 
     /** The thread serving NIC a's transmit ring (named after the ring: "-q1", or "-tx" in older versions). */
-    static long findWorker(ThreadMXBean mx) {
+    static long findWorker(java.lang.management.ThreadMXBean mx) {
         for (ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
             if (t != null && t.getThreadName().startsWith("vhost-user-net:a")
                     && (t.getThreadName().endsWith("-q1") || t.getThreadName().endsWith("-tx"))) {

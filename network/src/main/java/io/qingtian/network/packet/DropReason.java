@@ -50,5 +50,11 @@ public enum DropReason {
     /** A bad virtio-net header or a descriptor chain the device could not use. */
     BAD_VIRTIO_HEADER,
     /** Traffic to the metadata address that is not TCP port 80. */
-    METADATA_REJECTED;
+    METADATA_REJECTED,
+    /**
+     * The first frame of a new flow that was in flight while the switch's configuration
+     * changed (a rule, a port): not tracked under the configuration it started with, dropped
+     * instead; the guest's retransmission is decided under the new one.
+     */
+    RECONFIGURED;
 }

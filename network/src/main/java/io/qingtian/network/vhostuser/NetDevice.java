@@ -13,14 +13,18 @@ import io.qingtian.virtio.queue.DescriptorChain;
  * receive queue (0) is driven by the device: the switch writes a frame into it whenever
  * another port sends one, so the back-end hands the started ring to the port ({@link
  * SplitRxRing}). The transmit queue (1) is served by the back-end's worker: each chain is
- * one frame, switched on the worker's thread all the way into the destination's receive
- * ring; the receive rings it wrote are published once per batch ({@link RxBatch}), and a
- * rate limit holds the ring ({@link #holdNanos}) rather than dropping.
+ * one frame, copied out of the chain (which is completed at once) into the port's burst and
+ * switched with the rest of the burst on the worker's thread all the way into the
+ * destination's receive ring when the burst is full or the worker's batch ends ({@link
+ * #batchDone}); the receive rings it wrote are published once per batch ({@link RxBatch}), and
+ * a rate limit holds the ring ({@link #holdNanos}) rather than dropping.
  */
 final class NetDevice implements VhostUserDevice {
     private final VirtioNetPort port;
     /** Only the transmit worker's thread touches this view (one worker per ring at a time). */
     private final ChainView txView = new ChainView(null);
+    /** The transmit worker thread that entered its {@link RxBatch} (a restarted ring has a new one). */
+    private Thread batchThread;
 
     NetDevice(VirtioNetPort port) {
         this.port = port;
@@ -84,7 +88,11 @@ final class NetDevice implements VhostUserDevice {
             port.badChain();
             return 0;
         }
-        RxBatch.enter();
+        Thread t = Thread.currentThread();
+        if (batchThread != t) { // once per worker thread, not a ThreadLocal lookup per frame
+            RxBatch.enter();
+            batchThread = t;
+        }
         txView.chain = chain;
         return port.transmitInBurst(txView, true); // batchDone ends the burst
     }

@@ -19,4 +19,12 @@ public interface RxRing {
 
     /** Makes the used elements visible to the driver and signals it if it wants an interrupt. */
     void publish();
+
+    /**
+     * The ring is being disconnected: buffers the device took ahead and no frame used go back
+     * to the driver (or are returned empty), and what was used is published.
+     */
+    default void release() {
+        publish();
+    }
 }

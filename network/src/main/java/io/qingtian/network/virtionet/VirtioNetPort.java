@@ -2,6 +2,7 @@ package io.qingtian.network.virtionet;
 
 import io.qingtian.network.packet.DropReason;
 import io.qingtian.network.packet.EtherType;
+import io.qingtian.network.vswitch.FrameBurst;
 import io.qingtian.network.vswitch.FrameSink;
 import io.qingtian.network.vswitch.Port;
 import io.qingtian.network.vswitch.VirtualSwitch;
@@ -24,28 +25,50 @@ public final class VirtioNetPort implements FrameSink {
     private static final int MAX_RX_CHAINS = 64;
     /** Frames written into the receive ring before its used index is published anyway. */
     private static final int MAX_DEFERRED = 32;
-    private static final int BURST_CLOCK_FRAMES = 64;
+    /**
+     * A burst of large frames is handed over at this many bytes, before it reaches {@link
+     * FrameBurst#MAX} frames: its frames are copied in and read again by the switch and the copy
+     * out, and should still be in the core's level-1 data cache then (32–48 KiB).
+     */
+    private static final int BURST_BYTES = 16 * 1024;
+    /**
+     * The receive header of a frame in one buffer (§5.1.6.4): no flags, GSO_NONE, num_buffers 1
+     * (the legacy 10-byte header is its first 10 bytes). Never written.
+     */
+    private static final byte[] HDR_ONE_BUFFER = new byte[VirtioNet.HDR_LEN];
+
+    static {
+        HDR_ONE_BUFFER[VirtioNet.HDR_NUM_BUFFERS_OFFSET] = 1;
+    }
 
     private final VirtualSwitch sw;
     private final Port port;
     /** The transmit worker's copy of a transmit chain's header. */
     private final byte[] hdr = new byte[VirtioNet.HDR_LEN];
     /**
-     * The receive header, built under this port's lock by whichever thread delivers to it:
+     * The receive header, built under the port's lock by whichever thread delivers to it:
      * not {@link #hdr}, which this port's own transmit worker fills at the same time.
      */
     private final byte[] rxHdr = new byte[VirtioNet.HDR_LEN];
-    /** Switch time of the transmit worker's current burst ({@link #burstTime}). */
-    private long burstNow;
-    private int burstFrames;
+    /** Frames the transmit worker copied out of its chains and has not handed to the switch yet. */
+    private final FrameBurst burst = new FrameBurst();
+    /** Whether the frames in {@link #burst} were shaped (their tokens taken) rather than policed. */
+    private boolean burstShaped;
+    /** Bytes of the frames in {@link #burst}. */
+    private int burstBytes;
     private final byte[] txFrame = new byte[EtherType.MAX_FRAME];
     private final NetChain[] rxChains = new NetChain[MAX_RX_CHAINS];
     private final int[] rxLens = new int[MAX_RX_CHAINS];
     private volatile long features;
+    /**
+     * The receive side: {@link #rx}, {@link #rxHdr}, {@link #deferred} and {@link #inBatch} are
+     * guarded by the switch port's lock ({@link Port}), the one the switch holds while it
+     * delivers to this port, so a delivery takes one lock, not two.
+     */
     private RxRing rx;
-    /** Frames in {@link #rx} not yet published (see {@link RxBatch}); guarded by this. */
+    /** Frames in {@link #rx} not yet published (see {@link RxBatch}). */
     private int deferred;
-    /** Whether some thread's {@link RxBatch} will publish this port; guarded by this. */
+    /** Whether some thread's {@link RxBatch} will publish this port. */
     private boolean inBatch;
 
     public VirtioNetPort(VirtualSwitch sw, Port port) {
@@ -73,20 +96,22 @@ public final class VirtioNetPort implements FrameSink {
     }
 
     /** Connects the receive queue (ring started) or disconnects it (null): the link follows. */
-    public synchronized void setRxRing(RxRing ring) {
-        if (rx != null && deferred > 0) {
-            rx.publish(); // the old ring's driver gets every frame written into it
-        }
-        deferred = 0;
-        rx = ring;
-        try {
-            if (ring != null) {
-                sw.attach(port.name(), this);
-            } else {
-                sw.detach(port.name());
+    public void setRxRing(RxRing ring) {
+        synchronized (port) {
+            if (rx != null) {
+                rx.release(); // the old ring's driver gets every frame written into it, and its unused buffers
             }
-        } catch (io.qingtian.network.NetworkException deleted) {
-            // The NIC was deleted while its front-end was connected: nothing to attach to.
+            deferred = 0;
+            rx = ring;
+            try {
+                if (ring != null) {
+                    sw.attach(port.name(), this);
+                } else {
+                    sw.detach(port.name());
+                }
+            } catch (io.qingtian.network.NetworkException deleted) {
+                // The NIC was deleted while its front-end was connected: nothing to attach to.
+            }
         }
     }
 
@@ -125,8 +150,8 @@ public final class VirtioNetPort implements FrameSink {
      */
     public long shapingDelay(NetChain chain) {
         if (port.rateLimit().unlimited()) {
-            // Most ports: no switch lock for nothing. Read without the lock: a limit set just
-            // now is seen at the next frame (the switch's lock, taken per frame, orders it).
+            // Most ports: no lock for nothing. The limit is a volatile field: one set just now
+            // is seen by the next frame.
             return 0;
         }
         long total = chain.readableBytes();
@@ -137,81 +162,100 @@ public final class VirtioNetPort implements FrameSink {
 
     /** As {@link #transmitChain(NetChain)}; {@code shaped}: tokens already taken by {@link #shapingDelay}. */
     public int transmitChain(NetChain chain, boolean shaped) {
-        return transmitChain(chain, shaped, false);
+        int frameLen = copyFrame(chain, txFrame);
+        if (frameLen >= 0) {
+            if (shaped) {
+                sw.fromShapedPort(port, txFrame, frameLen, sw.now());
+            } else {
+                sw.fromPort(port, txFrame, frameLen, sw.now());
+            }
+        }
+        return 0;
     }
 
     /**
-     * {@link #transmitChain(NetChain, boolean)} for the transmit worker, inside a burst: the
-     * frames until {@link #endBurst} (at most {@value #BURST_CLOCK_FRAMES}) share one reading
-     * of the switch's clock. The worker calls {@link #endBurst} at the end of every burst and
-     * before it waits, so the time is never older than one burst.
+     * {@link #transmitChain(NetChain, boolean)} for the transmit worker: the frame is copied
+     * out of the chain (the chain can be completed at once) into the port's {@link FrameBurst},
+     * which the switch takes when it is full or at {@link #endBurst}, which the worker calls at
+     * the end of every burst and before it waits, so a frame waits at most for the rest of its
+     * burst. The burst is switched at one reading of the switch's clock: conntrack and MAC
+     * aging count in seconds, and a clock read was ≈ 8 % of a frame's cost.
      */
     public int transmitInBurst(NetChain chain, boolean shaped) {
-        return transmitChain(chain, shaped, true);
+        if (shaped != burstShaped && burst.size() > 0) {
+            endBurst();
+        }
+        burstShaped = shaped;
+        byte[] buf = burst.buffer();
+        int frameLen = copyFrame(chain, buf);
+        if (frameLen >= 0) {
+            burst.add(frameLen);
+            burstBytes += frameLen;
+            if (burst.isFull() || burstBytes >= BURST_BYTES) {
+                endBurst();
+            }
+        }
+        return 0;
     }
 
-    private int transmitChain(NetChain chain, boolean shaped, boolean inBurst) {
+    /**
+     * Copies the frame of a transmit chain (after its virtio-net header) into {@code frame};
+     * returns its length, or -1 when the chain was dropped (bad header, oversized: counted).
+     */
+    private int copyFrame(NetChain chain, byte[] frame) {
         int hlen = headerLength();
         long total = chain.readableBytes();
         int frameLen = (int) Math.min(Integer.MAX_VALUE, total - hlen);
         if (total < hlen) {
             sw.dropFromPort(port, (int) total, DropReason.BAD_VIRTIO_HEADER);
-            return 0;
+            return -1;
         }
-        if (frameLen > txFrame.length) {
+        if (frameLen > frame.length) {
             sw.dropFromPort(port, frameLen, DropReason.OVERSIZED);
-            return 0;
+            return -1;
         }
-        int pos = 0; // logical offset in header + frame
-        for (int i = 0; i < chain.count(); i++) {
-            if (chain.isWritable(i)) {
-                continue;
-            }
-            int n = (int) chain.length(i);
-            int o = 0;
-            if (pos < hlen) {
-                int h = Math.min(n, hlen - pos);
-                chain.copyTo(i, 0, hdr, pos, h);
-                o = h;
-                pos += h;
-            }
-            if (o < n) {
-                chain.copyTo(i, o, txFrame, pos - hlen, n - o);
-                pos += n - o;
+        if (chain.count() == 1) {
+            // The usual transmit chain: header and frame in one buffer.
+            chain.copyTo(0, 0, hdr, 0, hlen);
+            chain.copyTo(0, hlen, frame, 0, frameLen);
+        } else {
+            int pos = 0; // logical offset in header + frame
+            for (int i = 0; i < chain.count(); i++) {
+                if (chain.isWritable(i)) {
+                    continue;
+                }
+                int n = (int) chain.length(i);
+                int o = 0;
+                if (pos < hlen) {
+                    int h = Math.min(n, hlen - pos);
+                    chain.copyTo(i, 0, hdr, pos, h);
+                    o = h;
+                    pos += h;
+                }
+                if (o < n) {
+                    chain.copyTo(i, o, frame, pos - hlen, n - o);
+                    pos += n - o;
+                }
             }
         }
         // §5.1.6.2: without CSUM/GSO offered, the driver must not ask for either; and it
         // must never set DATA_VALID or RSC_INFO on transmit (§5.1.6.2.1).
         if (hdr[0] != 0 || hdr[1] != VirtioNet.GSO_NONE) {
             sw.dropFromPort(port, frameLen, DropReason.BAD_VIRTIO_HEADER);
-            return 0;
+            return -1;
         }
-        long now = inBurst ? burstTime() : sw.now();
-        if (shaped) {
-            sw.fromShapedPort(port, txFrame, frameLen, now);
-        } else {
-            sw.fromPort(port, txFrame, frameLen, now);
-        }
-        return 0;
+        return frameLen;
     }
 
     /**
-     * The switch's clock read once per burst of the transmit worker (at most
-     * {@value #BURST_CLOCK_FRAMES} frames, ended by {@link #endBurst}) instead of per frame:
-     * conntrack and MAC aging count in seconds, and the read was ≈ 8 % of a frame's cost.
+     * The transmit worker finished a burst (or is about to wait, or stops): the frames it
+     * handed over are switched now.
      */
-    private long burstTime() {
-        if (burstFrames == 0 || burstFrames >= BURST_CLOCK_FRAMES) {
-            burstNow = sw.now();
-            burstFrames = 0;
-        }
-        burstFrames++;
-        return burstNow;
-    }
-
-    /** The transmit worker finished a burst (or is about to wait): the next frame in a burst reads the clock. */
     public void endBurst() {
-        burstFrames = 0;
+        if (burst.size() > 0) {
+            sw.fromPortBurst(port, burst, !burstShaped, sw.now());
+        }
+        burstBytes = 0;
     }
 
     /** A transmit chain the queue rejected (loop, out of memory bounds...): counted, not switched. */
@@ -219,9 +263,18 @@ public final class VirtioNetPort implements FrameSink {
         sw.dropFromPort(port, 0, DropReason.BAD_VIRTIO_HEADER);
     }
 
-    /** Called by the switch (its lock held): writes one frame into the receive queue. */
+    /**
+     * Called by the switch with the port's lock held (taken again here, re-entrantly, for other
+     * callers): writes one frame into the receive queue.
+     */
     @Override
-    public synchronized boolean transmit(byte[] frame, int offset, int length) {
+    public boolean transmit(byte[] frame, int offset, int length) {
+        synchronized (port) {
+            return write(frame, offset, length);
+        }
+    }
+
+    private boolean write(byte[] frame, int offset, int length) {
         RxRing r = rx;
         if (r == null) {
             return false;
@@ -231,6 +284,22 @@ public final class VirtioNetPort implements FrameSink {
         int need = hlen + length;
         int chains = 0;
         int capacity = 0;
+        NetChain first = r.pop();
+        if (first == null) {
+            return false;
+        }
+        if (first.count() == 1 && first.isWritable(0) && first.length(0) >= need) {
+            // The usual receive buffer: one writable descriptor that holds header and frame.
+            // No loops, a header prepared once.
+            first.copyFrom(HDR_ONE_BUFFER, 0, 0, 0, hlen);
+            first.copyFrom(frame, offset, 0, hlen, length);
+            r.addUsed(first.head(), need);
+            r.endFrame();
+            publishOrDefer(r);
+            return true;
+        }
+        rxChains[chains++] = first;
+        capacity += (int) Math.min(first.writableBytes(), 1 << 20);
         while (capacity < need) {
             if (chains == MAX_RX_CHAINS || (chains == 1 && !mergeable)) {
                 break;
@@ -318,12 +387,14 @@ public final class VirtioNetPort implements FrameSink {
     }
 
     /** Called by an {@link RxBatch} at the end of its burst. */
-    synchronized void publishDeferred() {
-        inBatch = false;
-        if (rx != null && deferred > 0) {
-            rx.publish();
+    void publishDeferred() {
+        synchronized (port) {
+            inBatch = false;
+            if (rx != null && deferred > 0) {
+                rx.publish();
+            }
+            deferred = 0;
         }
-        deferred = 0;
     }
 
     private void clear(int n) {

@@ -2,8 +2,9 @@ package io.qingtian.network.vswitch;
 
 /**
  * Where the switch puts frames for one port: a vhost-user-net receive queue, a TAP device,
- * or a list in a test. Called with the switch lock held: implementations copy the frame
- * out before returning and must not block.
+ * or a list in a test. Called with the receiving port's lock held (the {@link Port}, or the
+ * {@link Uplink} for an uplink's sink), never the switch's: implementations copy the frame
+ * out before returning, must not block, and may synchronize on that port themselves.
  */
 @FunctionalInterface
 public interface FrameSink {

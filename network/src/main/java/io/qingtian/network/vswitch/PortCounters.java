@@ -4,7 +4,7 @@ import io.qingtian.network.packet.DropReason;
 import java.util.EnumMap;
 import java.util.Map;
 
-/** Counters of one port; updated under the switch lock, plain longs. */
+/** Counters of one port (or uplink); updated under its lock, plain longs. */
 final class PortCounters {
     private static final DropReason[] REASONS = DropReason.values();
     long rxPackets;

@@ -19,9 +19,9 @@ public final class Subnet {
     private final Cidr cidr;
     private final Ipv4Address gateway;
     private final MacAddress gatewayMac;
+    /** Control plane only (the switch's lock); the data path uses the {@link Forwarding} snapshot. */
     final List<Port> ports = new ArrayList<>();
     final Map<Integer, Port> portsByIp = new HashMap<>();
-    final MacTable macTable = new MacTable();
     Ipv4Address dns;
     int leaseSeconds = 86400;
 

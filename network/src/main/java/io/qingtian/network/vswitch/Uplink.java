@@ -1,6 +1,7 @@
 package io.qingtian.network.vswitch;
 
 import io.qingtian.network.packet.MacAddress;
+import io.qingtian.network.packet.ParsedFrame;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -10,6 +11,9 @@ import java.util.Map;
  * traffic for addresses outside the VPC to the MAC learned for the destination (from ARP
  * and IP traffic on the uplink) or to the peer's MAC, and routes traffic for VPC addresses
  * to the owning port, subject to that port's security groups.
+ *
+ * <p>Its counters, learned addresses and sink are guarded by its own lock (this object); the
+ * switch never takes a port's lock while holding it.
  */
 public final class Uplink {
     private final String name;
@@ -20,6 +24,8 @@ public final class Uplink {
     final Map<Integer, Long> learned = new HashMap<>();
     long peerMac;
     FrameSink sink;
+    /** The uplink side's parse result, used under this uplink's lock. */
+    final ParsedFrame parsed = new ParsedFrame();
 
     Uplink(String name, Vpc vpc, MacAddress mac, MacAddress peerMac) {
         this.name = name;
@@ -41,7 +47,13 @@ public final class Uplink {
         return mac;
     }
 
-    public MacAddress peerMac() {
+    public synchronized MacAddress peerMac() {
         return new MacAddress(peerMac);
+    }
+
+    /** The MAC for an external destination: learned for its IP, else the peer's; call with this lock held. */
+    long nextHop(int ip) {
+        Long learnedMac = learned.get(ip);
+        return learnedMac != null ? learnedMac : peerMac;
     }
 }

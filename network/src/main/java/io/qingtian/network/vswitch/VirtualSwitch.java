@@ -10,7 +10,11 @@ import io.qingtian.network.packet.IpProto;
 import io.qingtian.network.packet.Ipv4Address;
 import io.qingtian.network.packet.MacAddress;
 import io.qingtian.network.packet.ParsedFrame;
+import io.qingtian.network.vswitch.Forwarding.PortView;
+import io.qingtian.network.vswitch.Forwarding.SubnetView;
+import io.qingtian.network.vswitch.Forwarding.VpcView;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,16 +26,37 @@ import java.util.random.RandomGenerator;
  * forwarding path for frames from ports ({@link #fromPort}) and uplinks ({@link #fromUplink}).
  *
  * <p>Pure Java, no I/O: backends hand frames in and receive frames through {@link FrameSink}s.
- * One lock (this object) guards everything, control plane and data plane alike, so a rule
- * change is atomic with respect to forwarding and takes effect on the very next new flow.
+ *
+ * <p>Concurrency. The control plane (every public method that changes configuration) runs
+ * under this object's lock and ends by publishing a new immutable {@link Forwarding} snapshot
+ * with one volatile write. The data path never takes that lock: a frame reads the snapshot
+ * once and decides with it, then takes the sending port's lock for the sender's state
+ * (counters, rate limit, egress connection tracking) and, after releasing it, the receiving
+ * port's lock for the receiver's (ingress connection tracking, counters, the sink). Two port
+ * locks are never held together, so frames in opposite directions cannot deadlock, and
+ * workers of different ports forward in parallel. A rule change is in effect for every frame
+ * that starts after it returned. A new flow is only ever tracked under the snapshot that is
+ * current while the tracking port's lock is held: a frame whose snapshot was replaced while
+ * it was in flight is dropped ({@link DropReason#RECONFIGURED}) instead, so no flow is
+ * admitted by a rule already removed, and no flow with a deleted NIC's address is recorded
+ * after the deletion swept them (a NIC that later gets the address inherits nothing).
+ * Lock order: this switch, then one port or uplink, then the metadata responder.
+ *
+ * <p>A transmit worker hands frames over in bursts ({@link #fromPortBurst}, {@link FrameBurst}):
+ * one snapshot read and one hold of the sender's lock for the whole burst, one hold of a
+ * receiver's lock per run of frames to it, each frame filtered exactly as on its own.
  *
  * <p>Packet path for a frame from a port: rate limit → parse/validate → anti-spoofing (MAC,
  * then IP) → ARP responder / DHCP / metadata / gateway ICMP → egress tracking → L2 within
- * the subnet (learned MAC table, unknown unicast flooded in the subnet) or L3 via the
+ * the subnet (learned MACs, unknown unicast flooded in the subnet) or L3 via the
  * gateway (MAC rewrite, TTL decrement) to another subnet of the same VPC or the VPC's
  * uplink → destination security groups with connection tracking → the port's sink.
  */
 public final class VirtualSwitch {
+    /** IEEE 802.1D default aging time of learned MACs. */
+    static final long MAC_AGING_NANOS = 300_000_000_000L;
+    private static final long MULTICAST_BIT = 1L << 40;
+
     private final LongSupplier clock;
     private final RandomGenerator random;
     private final Map<String, Vpc> vpcs = new LinkedHashMap<>();
@@ -39,9 +64,11 @@ public final class VirtualSwitch {
     private final Map<String, SecurityGroup> groups = new LinkedHashMap<>();
     private final Map<String, Port> ports = new LinkedHashMap<>();
     private final Map<String, Uplink> uplinks = new LinkedHashMap<>();
+    private final BitSet slots = new BitSet();
     private final MetadataResponder metadata = new MetadataResponder();
-    private final ParsedFrame pf = new ParsedFrame();
     private final int maxFlows;
+    /** What the data path decides with; replaced (never changed) by the control plane. */
+    private volatile Forwarding forwarding = Forwarding.EMPTY;
 
     public VirtualSwitch() {
         this(System::nanoTime, RandomGenerator.of("L64X128MixRandom"), ConnTrack.DEFAULT_MAX_FLOWS);
@@ -56,6 +83,11 @@ public final class VirtualSwitch {
 
     // ---------------------------------------------------------------- control plane
 
+    /** Builds and publishes the snapshot of the current configuration (call with this lock held). */
+    private void publish() {
+        forwarding = Forwarding.build(List.copyOf(vpcs.values()), slots.length());
+    }
+
     public synchronized Vpc createVpc(String name, Cidr cidr, String tenant) {
         requireName(name, "VPC");
         if (vpcs.containsKey(name)) {
@@ -63,6 +95,7 @@ public final class VirtualSwitch {
         }
         Vpc v = new Vpc(name, cidr, tenant == null ? "default" : tenant);
         vpcs.put(name, v);
+        publish();
         return v;
     }
 
@@ -89,6 +122,7 @@ public final class VirtualSwitch {
         s.dns = dns;
         vpc.subnets.add(s);
         subnets.put(name, s);
+        publish();
         return s;
     }
 
@@ -102,15 +136,22 @@ public final class VirtualSwitch {
         return g;
     }
 
-    /** Adds an ingress allow rule; returns false if the group already had it. */
+    /**
+     * Adds an ingress allow rule; returns false if the group already had it. Every frame that
+     * starts after this returned is filtered with the rule.
+     */
     public synchronized boolean addRule(String group, SecurityRule rule) {
-        return securityGroup(group).add(rule);
+        boolean added = securityGroup(group).add(rule);
+        publish();
+        return added;
     }
 
+    /** Removes a rule: frames of new flows that start after this returned are filtered without it. */
     public synchronized void removeRule(String group, SecurityRule rule) {
         if (!securityGroup(group).remove(rule)) {
             throw new NetworkException("security group " + group + " has no rule " + rule);
         }
+        publish();
     }
 
     /**
@@ -139,12 +180,15 @@ public final class VirtualSwitch {
                 }
             }
         }
+        int slot = slots.nextClearBit(0);
         Port p = new Port(name, s, mac != null ? mac : freshMac(), addr,
-                instanceId == null ? name : instanceId, maxFlows);
-        p.groups.addAll(sgs);
+                instanceId == null ? name : instanceId, maxFlows, slot);
+        slots.set(slot);
+        p.groups = List.copyOf(sgs);
         s.ports.add(p);
         s.portsByIp.put(addr.bits(), p);
         ports.put(name, p);
+        publish();
         return p;
     }
 
@@ -159,15 +203,25 @@ public final class VirtualSwitch {
         Subnet s = p.subnet();
         s.ports.remove(p);
         s.portsByIp.remove(p.ip().bits());
-        s.macTable.forget(p);
-        metadata.forget(p);
         ports.remove(name);
-        p.deleted = true;
-        p.sink = null;
-        p.linkUp = false;
+        slots.clear(p.slot);
+        synchronized (p) {
+            p.deleted = true;
+            p.sink = null;
+            p.linkUp = false;
+            p.forgetHeard();
+        }
+        publish();
+        synchronized (metadata) {
+            metadata.forget(p);
+        }
+        // After the publish: a frame that tracks a flow from now on sees the new snapshot
+        // under the port's lock (and drops instead), or tracked it before this sweep.
         for (Subnet o : s.vpc().subnets) {
             for (Port q : o.ports) {
-                q.conntrack.forgetRemote(p.ip().bits());
+                synchronized (q) {
+                    q.conntrack.forgetRemote(p.ip().bits());
+                }
             }
         }
     }
@@ -178,31 +232,56 @@ public final class VirtualSwitch {
         for (String g : groupNames) {
             sgs.add(securityGroup(g));
         }
-        p.groups.clear();
-        p.groups.addAll(sgs);
+        p.groups = List.copyOf(sgs);
+        publish();
     }
 
     public synchronized void setRateLimit(String portName, RateLimit limit) {
         Port p = port(portName);
-        p.rateLimit = limit;
-        p.limiter = limit.unlimited() ? null : new RateLimit.Limiter(limit, clock.getAsLong());
+        synchronized (p) {
+            p.rateLimit = limit;
+            p.limiter = limit.unlimited() ? null : new RateLimit.Limiter(limit, clock.getAsLong());
+        }
     }
 
-    /** Connects a backend to a port and brings its link up. */
-    public synchronized void attach(String portName, FrameSink sink) {
-        Port p = port(portName);
-        p.sink = sink;
-        p.linkUp = true;
+    /**
+     * Connects a backend to a port and brings its link up. Takes only the port's lock (not the
+     * switch's), so a backend may call it holding the port's lock.
+     */
+    public void attach(String portName, FrameSink sink) {
+        Port p = livePort(portName);
+        synchronized (p) {
+            if (p.deleted) {
+                throw new NetworkException("no NIC " + portName);
+            }
+            p.sink = sink;
+            p.linkUp = true;
+        }
     }
 
-    public synchronized void detach(String portName) {
-        Port p = port(portName);
-        p.sink = null;
-        p.linkUp = false;
+    /** Disconnects the port's backend; its link goes down. Takes only the port's lock. */
+    public void detach(String portName) {
+        Port p = livePort(portName);
+        synchronized (p) {
+            p.sink = null;
+            p.linkUp = false;
+        }
     }
 
-    public synchronized void setLink(String portName, boolean up) {
-        port(portName).linkUp = up;
+    public void setLink(String portName, boolean up) {
+        Port p = livePort(portName);
+        synchronized (p) {
+            p.linkUp = up;
+        }
+    }
+
+    /** A port of the current snapshot by name, without the switch's lock. */
+    private Port livePort(String name) {
+        Port p = forwarding.port(name);
+        if (p == null) {
+            throw new NetworkException("no NIC " + name);
+        }
+        return p;
     }
 
     /**
@@ -221,28 +300,41 @@ public final class VirtualSwitch {
         u.sink = sink;
         v.uplink = u;
         uplinks.put(name, u);
+        publish();
         return u;
     }
 
     public synchronized void detachUplink(String vpcName) {
         Vpc v = vpc(vpcName);
         if (v.uplink != null) {
-            uplinks.remove(v.uplink.name());
-            v.uplink.sink = null;
+            Uplink u = v.uplink;
+            uplinks.remove(u.name());
             v.uplink = null;
+            publish();
+            synchronized (u) {
+                u.sink = null;
+            }
         }
     }
 
-    public synchronized PortStats stats(String portName) {
-        return port(portName).counters.snapshot(portName);
+    public PortStats stats(String portName) {
+        Port p = port(portName);
+        synchronized (p) {
+            return p.counters.snapshot(portName);
+        }
     }
 
-    public synchronized PortStats uplinkStats(String vpcName) {
-        Vpc v = vpc(vpcName);
-        if (v.uplink == null) {
+    public PortStats uplinkStats(String vpcName) {
+        Uplink u;
+        synchronized (this) {
+            u = vpc(vpcName).uplink;
+        }
+        if (u == null) {
             throw new NetworkException("VPC " + vpcName + " has no uplink");
         }
-        return v.uplink.counters.snapshot(v.uplink.name());
+        synchronized (u) {
+            return u.counters.snapshot(u.name());
+        }
     }
 
     public synchronized Vpc vpc(String name) {
@@ -290,8 +382,11 @@ public final class VirtualSwitch {
     }
 
     /** Tracked flows of a port (all protocols); for tests and stats. */
-    public synchronized int trackedFlows(String portName) {
-        return port(portName).conntrack.size();
+    public int trackedFlows(String portName) {
+        Port p = port(portName);
+        synchronized (p) {
+            return p.conntrack.size();
+        }
     }
 
     private static void requireName(String name, String what) {
@@ -346,7 +441,7 @@ public final class VirtualSwitch {
      * Switches one frame sent by the guest behind {@code port}. The switch may rewrite the
      * frame in place (routing); it does not keep a reference after returning.
      */
-    public synchronized void fromPort(Port port, byte[] frame, int length) {
+    public void fromPort(Port port, byte[] frame, int length) {
         fromPort(port, frame, length, true, clock.getAsLong());
     }
 
@@ -354,10 +449,10 @@ public final class VirtualSwitch {
      * {@link #fromPort(Port, byte[], int)} at a time the caller read from {@link #now()}: a
      * backend switching a burst of frames reads the clock once per burst (a vDSO
      * {@code clock_gettime} is a noticeable share of a frame's cost). The time only ages
-     * conntrack entries (60 s and more) and MAC table entries (300 s), so a burst's
+     * conntrack entries (60 s and more) and learned MACs (300 s), so a burst's
      * microseconds are of no consequence; rate limits read the clock themselves.
      */
-    public synchronized void fromPort(Port port, byte[] frame, int length, long now) {
+    public void fromPort(Port port, byte[] frame, int length, long now) {
         fromPort(port, frame, length, true, now);
     }
 
@@ -371,9 +466,11 @@ public final class VirtualSwitch {
      * 0 when a frame of {@code length} bytes may be sent now — its tokens are taken and the
      * next {@link #fromShapedPort} call will not charge it again — else nanoseconds to wait.
      */
-    public synchronized long shapingDelay(Port port, int length) {
-        RateLimit.Limiter l = port.limiter;
-        return l == null ? 0 : l.delay(length, clock.getAsLong());
+    public long shapingDelay(Port port, int length) {
+        synchronized (port) {
+            RateLimit.Limiter l = port.limiter;
+            return l == null ? 0 : l.delay(length, clock.getAsLong());
+        }
     }
 
     /**
@@ -381,191 +478,395 @@ public final class VirtualSwitch {
      * for longer than the rate limit's bucket could bridge (0 without a limit; reset when the
      * limit changes). Credit lost then is the card's CPU's doing, not the limiter's.
      */
-    public synchronized long shaperStalledNanos(String portName) {
-        RateLimit.Limiter l = port(portName).limiter;
-        return l == null ? 0 : l.stalledNanos();
+    public long shaperStalledNanos(String portName) {
+        Port p = port(portName);
+        synchronized (p) {
+            RateLimit.Limiter l = p.limiter;
+            return l == null ? 0 : l.stalledNanos();
+        }
     }
 
     /** {@link #fromPort} for a frame already admitted by {@link #shapingDelay}. */
-    public synchronized void fromShapedPort(Port port, byte[] frame, int length) {
+    public void fromShapedPort(Port port, byte[] frame, int length) {
         fromPort(port, frame, length, false, clock.getAsLong());
     }
 
     /** {@link #fromShapedPort(Port, byte[], int)} at a burst's time (see {@link #fromPort(Port, byte[], int, long)}). */
-    public synchronized void fromShapedPort(Port port, byte[] frame, int length, long now) {
+    public void fromShapedPort(Port port, byte[] frame, int length, long now) {
         fromPort(port, frame, length, false, now);
     }
 
+    /**
+     * Switches a burst of frames sent by the guest behind {@code port} (see {@link FrameBurst}),
+     * at one reading of the switch's clock, and empties it. Each frame is filtered exactly as by
+     * {@link #fromPort}; the burst is decided with the snapshot current when this is called.
+     * {@code police}: rate limits drop frames over the limit (false: a shaping backend already
+     * took their tokens, see {@link #shapingDelay}).
+     */
+    public void fromPortBurst(Port port, FrameBurst burst, boolean police, long now) {
+        Forwarding fw = forwarding; // the one snapshot this burst is decided with
+        int n = burst.count;
+        synchronized (port) {
+            PortView self = fw.view(port);
+            for (int k = 0; k < n; k++) {
+                burst.action[k] = egress(fw, self, port, burst.frame(k), burst.lengths[k], police, now, burst, k);
+            }
+        }
+        int k = 0;
+        while (k < n) {
+            int action = burst.action[k];
+            if (action == FrameBurst.UNICAST) {
+                // A run of frames to the same receiver: one hold of its lock.
+                PortView to = burst.to[k];
+                int end = k + 1;
+                while (end < n && burst.action[end] == FrameBurst.UNICAST && burst.to[end] == to) {
+                    end++;
+                }
+                synchronized (to.port) {
+                    for (int j = k; j < end; j++) {
+                        ingress(fw, to, burst.proto[j], burst.srcIp[j], burst.srcPort[j], burst.dstPort[j],
+                                burst.frame(j), burst.lengths[j], now);
+                    }
+                }
+                k = end;
+                continue;
+            }
+            if (action == FrameBurst.FLOOD) {
+                // A run of unknown unicast frames into the same subnet: one hold of each receiver's lock.
+                SubnetView s = burst.flood[k];
+                int end = k + 1;
+                while (end < n && burst.action[end] == FrameBurst.FLOOD && burst.flood[end] == s) {
+                    end++;
+                }
+                boolean any = false;
+                for (PortView o : s.ports) {
+                    if (o.port != port && o.port.linkUp()) {
+                        synchronized (o.port) {
+                            for (int j = k; j < end; j++) {
+                                ingress(fw, o, burst.proto[j], burst.srcIp[j], burst.srcPort[j], burst.dstPort[j],
+                                        burst.frame(j), burst.lengths[j], now);
+                            }
+                        }
+                        any = true;
+                    }
+                }
+                if (!any) {
+                    synchronized (port) {
+                        for (int j = k; j < end; j++) {
+                            port.counters.drop(DropReason.UNKNOWN_DESTINATION);
+                        }
+                    }
+                }
+                k = end;
+                continue;
+            }
+            if (action == FrameBurst.UPLINK) {
+                toUplink(burst.uplink[k], burst.frame(k), burst.lengths[k]);
+            }
+            k++;
+        }
+        burst.count = 0;
+    }
+
+    /**
+     * One frame: the sender's part under its port's lock (everything up to the choice of the
+     * receiver and the routing rewrite), then the receiver's part under the receiver's lock.
+     */
     private void fromPort(Port port, byte[] frame, int length, boolean police, long now) {
+        Forwarding fw = forwarding; // the one snapshot this frame is decided with
+        int action;
+        PortView to;
+        SubnetView flood;
+        Uplink up;
+        int proto;
+        int srcIp;
+        int srcPort;
+        int dstPort;
+        synchronized (port) {
+            FrameBurst d = port.decision; // guarded by the port's lock: copied out before it is released
+            action = egress(fw, fw.view(port), port, frame, length, police, now, d, 0);
+            to = d.to[0];
+            flood = d.flood[0];
+            up = d.uplink[0];
+            proto = d.proto[0];
+            srcIp = d.srcIp[0];
+            srcPort = d.srcPort[0];
+            dstPort = d.dstPort[0];
+        }
+        switch (action) {
+            case FrameBurst.UNICAST -> {
+                synchronized (to.port) {
+                    ingress(fw, to, proto, srcIp, srcPort, dstPort, frame, length, now);
+                }
+            }
+            case FrameBurst.FLOOD -> flood(fw, port, flood, proto, srcIp, srcPort, dstPort, frame, length, now);
+            case FrameBurst.UPLINK -> toUplink(up, frame, length);
+            default -> { }
+        }
+    }
+
+    /**
+     * The sender's part of one frame, with the sending port's lock held: counters, rate limit,
+     * validation, anti-spoofing, the switch's own services (answered at once), egress tracking,
+     * the choice of the receiver and the routing rewrite. Returns what is left to do once the
+     * lock is released ({@link FrameBurst#DONE} when the frame was dropped or answered), with
+     * the receiver and the frame's flow in slot {@code k} of {@code d}.
+     */
+    private int egress(Forwarding fw, PortView self, Port port, byte[] frame, int length, boolean police, long now,
+                       FrameBurst d, int k) {
         PortCounters c = port.counters;
         c.rx(length);
-        if (port.deleted) {
+        if (self == null || port.deleted) {
             c.drop(DropReason.PORT_DOWN); // a deleted port's backend still draining
-            return;
+            return FrameBurst.DONE;
         }
-        if (police && port.limiter != null && !port.limiter.admit(length, clock.getAsLong())) {
+        RateLimit.Limiter limiter = port.limiter;
+        if (police && limiter != null && !limiter.admit(length, clock.getAsLong())) {
             c.drop(DropReason.RATE_LIMIT);
-            return;
+            return FrameBurst.DONE;
         }
-        ParsedFrame p = pf;
+        ParsedFrame p = port.parsed;
         DropReason r = FrameParser.parse(frame, length, p);
         if (r != null) {
             c.drop(r);
-            return;
+            return FrameBurst.DONE;
         }
-        if (p.srcMac != port.mac().bits()) {
+        if (p.srcMac != self.mac) {
             c.drop(DropReason.SPOOFED_MAC);
-            return;
+            return FrameBurst.DONE;
         }
         if (p.isArp()) {
-            arpFromPort(port, p, now);
-            return;
+            arpFromPort(self, p, now);
+            return FrameBurst.DONE;
         }
         if (p.protocol == IpProto.UDP && p.dstPort == DhcpServer.SERVER_PORT && p.srcPort == DhcpServer.CLIENT_PORT) {
             dhcpFromPort(port, p);
-            return;
+            return FrameBurst.DONE;
         }
-        if (p.srcIp != port.ip().bits()) {
+        if (p.srcIp != self.ip) {
             c.drop(DropReason.SPOOFED_IP);
-            return;
+            return FrameBurst.DONE;
         }
-        Subnet s = port.subnet();
-        s.macTable.learn(p.srcMac, port, now);
+        port.heard(now);
+        SubnetView s = self.subnet;
         int dst = p.dstIp;
         if (dst == Ipv4Address.METADATA.bits()) {
             if (p.protocol != IpProto.TCP) {
                 c.drop(DropReason.METADATA_REJECTED);
-                return;
+                return FrameBurst.DONE;
             }
-            for (byte[] out : metadata.segment(port, p)) {
+            List<byte[]> replies;
+            synchronized (metadata) {
+                replies = metadata.segment(port, p);
+            }
+            for (byte[] out : replies) {
                 deliverLocal(port, out);
             }
-            return;
+            return FrameBurst.DONE;
         }
         if (isMulticast(dst, s)) {
             c.drop(DropReason.MULTICAST);
-            return;
+            return FrameBurst.DONE;
         }
-        Vpc vpc = s.vpc();
-        Subnet gw = vpc.subnetWithGateway(dst);
+        VpcView vpc = s.vpc;
+        SubnetView gw = vpc.subnetWithGateway(dst);
         if (gw != null) {
             gatewayIcmp(port, gw, p);
-            return;
+            return FrameBurst.DONE;
         }
         // Egress is allowed by default; remember the flow so its replies pass.
-        if (!port.conntrack.track(p.protocol, dst, p.srcPort, p.dstPort, now)) {
-            c.drop(DropReason.CONNTRACK_FULL);
-            return;
+        if (!port.conntrack.tracked(p.protocol, dst, p.srcPort, p.dstPort, now)) {
+            if (forwarding != fw) {
+                c.drop(DropReason.RECONFIGURED);
+                return FrameBurst.DONE;
+            }
+            if (!port.conntrack.track(p.protocol, dst, p.srcPort, p.dstPort, now)) {
+                c.drop(DropReason.CONNTRACK_FULL);
+                return FrameBurst.DONE;
+            }
         }
-        if (s.cidr().contains(dst) && p.dstMac != s.gatewayMac().bits()) {
-            switchL2(port, s, p, frame, length, now);
-            return;
+        int action;
+        if (s.contains(dst) && p.dstMac != s.gatewayMac) {
+            PortView to = null;
+            if ((p.dstMac & MULTICAST_BIT) == 0) {
+                to = s.byMac(p.dstMac);
+                if (to != null && !to.port.heardWithin(now, MAC_AGING_NANOS)) {
+                    to = null; // not learned (yet, or aged out): flooded like any unknown unicast
+                }
+            }
+            if (to == self) {
+                c.drop(DropReason.NO_ROUTE);
+                return FrameBurst.DONE;
+            }
+            d.to[k] = to;
+            d.flood[k] = to == null ? s : null;
+            action = to == null ? FrameBurst.FLOOD : FrameBurst.UNICAST;
+        } else {
+            if (p.dstMac != s.gatewayMac) {
+                c.drop(DropReason.NO_ROUTE);
+                return FrameBurst.DONE;
+            }
+            if (p.ttl <= 1) {
+                c.drop(DropReason.TTL_EXCEEDED);
+                return FrameBurst.DONE;
+            }
+            SubnetView ts = vpc.subnetFor(dst);
+            if (ts != null) {
+                PortView to = ts.byIp(dst);
+                if (to == null) {
+                    c.drop(DropReason.UNKNOWN_DESTINATION);
+                    return FrameBurst.DONE;
+                }
+                route(frame, p, ts.gatewayMac, to.mac);
+                d.to[k] = to;
+                action = FrameBurst.UNICAST;
+            } else {
+                Uplink up = vpc.uplink;
+                if (up == null || vpc.contains(dst)) {
+                    c.drop(DropReason.NO_ROUTE);
+                    return FrameBurst.DONE;
+                }
+                long nextHop;
+                synchronized (up) { // a leaf under the port's lock: the uplink's never nests a port's
+                    if (up.sink == null) {
+                        c.drop(DropReason.NO_ROUTE);
+                        return FrameBurst.DONE;
+                    }
+                    nextHop = up.nextHop(dst);
+                }
+                route(frame, p, up.mac().bits(), nextHop);
+                d.uplink[k] = up;
+                action = FrameBurst.UPLINK;
+            }
         }
-        if (p.dstMac != s.gatewayMac().bits()) {
-            c.drop(DropReason.NO_ROUTE);
-            return;
+        d.proto[k] = p.protocol;
+        d.srcIp[k] = p.srcIp;
+        d.srcPort[k] = p.srcPort;
+        d.dstPort[k] = p.dstPort;
+        return action;
+    }
+
+    /** Unknown unicast: flooded within the subnet only (IEEE 802.1D), each copy subject to the receiver's security groups. */
+    private void flood(Forwarding fw, Port from, SubnetView s, int proto, int srcIp, int srcPort, int dstPort,
+                       byte[] frame, int length, long now) {
+        boolean any = false;
+        for (PortView o : s.ports) {
+            if (o.port != from && o.port.linkUp()) {
+                synchronized (o.port) {
+                    ingress(fw, o, proto, srcIp, srcPort, dstPort, frame, length, now);
+                }
+                any = true;
+            }
         }
-        if (p.ttl <= 1) {
-            c.drop(DropReason.TTL_EXCEEDED);
-            return;
+        if (!any) {
+            synchronized (from) {
+                from.counters.drop(DropReason.UNKNOWN_DESTINATION);
+            }
         }
-        Subnet ts = vpc.subnetFor(dst);
-        if (ts != null) {
-            Port to = ts.portByIp(dst);
-            if (to == null) {
-                c.drop(DropReason.UNKNOWN_DESTINATION);
+    }
+
+    private static void toUplink(Uplink u, byte[] frame, int length) {
+        synchronized (u) {
+            if (u.sink == null) {
+                u.counters.drop(DropReason.NO_ROUTE);
                 return;
             }
-            route(frame, p, ts.gatewayMac().bits(), to.mac().bits());
-            deliver(to, p, frame, length, now);
-            return;
+            if (!u.sink.transmit(frame, 0, length)) {
+                u.counters.drop(DropReason.NO_RX_BUFFER);
+                return;
+            }
+            u.counters.tx(length);
         }
-        Uplink u = vpc.uplink;
-        if (u == null || vpc.cidr().contains(dst) || u.sink == null) {
-            c.drop(DropReason.NO_ROUTE);
-            return;
-        }
-        Long learned = u.learned.get(dst);
-        route(frame, p, u.mac().bits(), learned != null ? learned : u.peerMac);
-        if (!u.sink.transmit(frame, 0, length)) {
-            u.counters.drop(DropReason.NO_RX_BUFFER);
-            return;
-        }
-        u.counters.tx(length);
     }
 
     /**
      * Counts a frame from {@code port}'s guest that its backend had to drop before the switch
      * could see it (a bad virtio-net header, an unusable descriptor chain).
      */
-    public synchronized void dropFromPort(Port port, int length, DropReason reason) {
-        port.counters.rx(length);
-        port.counters.drop(reason);
+    public void dropFromPort(Port port, int length, DropReason reason) {
+        synchronized (port) {
+            port.counters.rx(length);
+            port.counters.drop(reason);
+        }
     }
 
     /** Switches one frame that arrived on a VPC's uplink (from the host). */
-    public synchronized void fromUplink(Uplink u, byte[] frame, int length) {
-        PortCounters c = u.counters;
-        c.rx(length);
-        Vpc vpc = u.vpc();
-        if (vpc.uplink != u) {
-            c.drop(DropReason.PORT_DOWN);
-            return;
-        }
+    public void fromUplink(Uplink u, byte[] frame, int length) {
+        Forwarding fw = forwarding;
+        PortView to;
+        int proto;
+        int srcIp;
+        int srcPort;
+        int dstPort;
         long now = clock.getAsLong();
-        ParsedFrame p = pf;
-        DropReason r = FrameParser.parse(frame, length, p);
-        if (r != null) {
-            c.drop(r);
-            return;
-        }
-        if (p.isArp()) {
-            if (vpc.cidr().contains(p.arpSenderIp)) {
+        synchronized (u) {
+            PortCounters c = u.counters;
+            c.rx(length);
+            VpcView vpc = fw.vpc(u.vpc());
+            if (vpc == null || vpc.uplink != u) {
+                c.drop(DropReason.PORT_DOWN);
+                return;
+            }
+            ParsedFrame p = u.parsed;
+            DropReason r = FrameParser.parse(frame, length, p);
+            if (r != null) {
+                c.drop(r);
+                return;
+            }
+            if (p.isArp()) {
+                if (vpc.contains(p.arpSenderIp)) {
+                    c.drop(DropReason.SPOOFED_IP);
+                    return;
+                }
+                learnExternal(u, p.arpSenderIp, p.arpSenderMac);
+                int t = p.arpTargetIp;
+                if (p.arpOp == FrameParser.ARP_REQUEST && vpc.contains(t)) {
+                    SubnetView ts = vpc.subnetFor(t);
+                    if (ts != null && (ts.byIp(t) != null || ts.gateway == t)) {
+                        byte[] reply = Frames.arp(FrameParser.ARP_REPLY, u.mac(), new MacAddress(p.arpSenderMac), u.mac(),
+                                new Ipv4Address(t), new MacAddress(p.arpSenderMac), new Ipv4Address(p.arpSenderIp));
+                        if (u.sink != null && u.sink.transmit(reply, 0, reply.length)) {
+                            c.tx(reply.length);
+                        }
+                        return;
+                    }
+                    c.drop(DropReason.UNKNOWN_DESTINATION);
+                }
+                return;
+            }
+            if (vpc.contains(p.srcIp)) {
                 c.drop(DropReason.SPOOFED_IP);
                 return;
             }
-            learnExternal(u, p.arpSenderIp, p.arpSenderMac);
-            int t = p.arpTargetIp;
-            if (p.arpOp == FrameParser.ARP_REQUEST && vpc.cidr().contains(t)) {
-                Subnet ts = vpc.subnetFor(t);
-                if (ts != null && (ts.portByIp(t) != null || ts.gateway().bits() == t)) {
-                    byte[] reply = Frames.arp(FrameParser.ARP_REPLY, u.mac(), new MacAddress(p.arpSenderMac), u.mac(),
-                            new Ipv4Address(t), new MacAddress(p.arpSenderMac), new Ipv4Address(p.arpSenderIp));
-                    if (u.sink != null && u.sink.transmit(reply, 0, reply.length)) {
-                        u.counters.tx(reply.length);
-                    }
-                    return;
-                }
-                c.drop(DropReason.UNKNOWN_DESTINATION);
+            if (p.dstMac != u.mac().bits()) {
+                c.drop(MacAddress.BROADCAST.bits() == p.dstMac || (p.dstMac & MULTICAST_BIT) != 0
+                        ? DropReason.MULTICAST : DropReason.NO_ROUTE);
+                return;
             }
-            return;
+            learnExternal(u, p.srcIp, p.srcMac);
+            if (p.ttl <= 1) {
+                c.drop(DropReason.TTL_EXCEEDED);
+                return;
+            }
+            SubnetView ts = vpc.subnetFor(p.dstIp);
+            to = ts == null ? null : ts.byIp(p.dstIp);
+            if (to == null) {
+                c.drop(DropReason.UNKNOWN_DESTINATION);
+                return;
+            }
+            route(frame, p, ts.gatewayMac, to.mac);
+            proto = p.protocol;
+            srcIp = p.srcIp;
+            srcPort = p.srcPort;
+            dstPort = p.dstPort;
         }
-        if (vpc.cidr().contains(p.srcIp)) {
-            c.drop(DropReason.SPOOFED_IP);
-            return;
+        synchronized (to.port) {
+            ingress(fw, to, proto, srcIp, srcPort, dstPort, frame, length, now);
         }
-        if (p.dstMac != u.mac().bits()) {
-            c.drop(MacAddress.BROADCAST.bits() == p.dstMac || (p.dstMac & (1L << 40)) != 0
-                    ? DropReason.MULTICAST : DropReason.NO_ROUTE);
-            return;
-        }
-        learnExternal(u, p.srcIp, p.srcMac);
-        if (p.ttl <= 1) {
-            c.drop(DropReason.TTL_EXCEEDED);
-            return;
-        }
-        Subnet ts = vpc.subnetFor(p.dstIp);
-        Port to = ts == null ? null : ts.portByIp(p.dstIp);
-        if (to == null) {
-            c.drop(DropReason.UNKNOWN_DESTINATION);
-            return;
-        }
-        route(frame, p, ts.gatewayMac().bits(), to.mac().bits());
-        deliver(to, p, frame, length, now);
     }
 
     private static void learnExternal(Uplink u, int ip, long mac) {
-        if ((mac & (1L << 40)) != 0 || ip == 0) {
+        if ((mac & MULTICAST_BIT) != 0 || ip == 0) {
             return;
         }
         u.peerMac = mac;
@@ -575,67 +876,55 @@ public final class VirtualSwitch {
         u.learned.put(ip, mac);
     }
 
-    private void switchL2(Port from, Subnet s, ParsedFrame p, byte[] frame, int length, long now) {
-        Port to = (p.dstMac & (1L << 40)) == 0 ? s.macTable.lookup(p.dstMac, now) : null;
-        if (to != null) {
-            if (to == from) {
-                from.counters.drop(DropReason.NO_ROUTE);
-                return;
-            }
-            deliver(to, p, frame, length, now);
-            return;
-        }
-        // Unknown unicast: flood within the subnet only (IEEE 802.1D), each copy subject to
-        // the receiving port's security groups.
-        List<Port> all = s.ports;
-        boolean any = false;
-        for (int i = 0; i < all.size(); i++) {
-            Port o = all.get(i);
-            if (o != from && o.linkUp()) {
-                deliver(o, p, frame, length, now);
-                any = true;
-            }
-        }
-        if (!any) {
-            from.counters.drop(DropReason.UNKNOWN_DESTINATION);
-        }
-    }
-
-    /** Delivers a frame that crossed the switch to a port, after its security groups. */
-    private void deliver(Port to, ParsedFrame p, byte[] frame, int length, long now) {
-        if (!to.linkUp()) {
-            to.counters.drop(DropReason.PORT_DOWN);
+    /**
+     * Delivers a frame that crossed the switch to a port, after its security groups. Called
+     * with the receiving port's lock held (and no other port's).
+     */
+    private void ingress(Forwarding fw, PortView view, int proto, int srcIp, int srcPort, int dstPort,
+                         byte[] frame, int length, long now) {
+        Port to = view.port;
+        PortCounters c = to.counters;
+        FrameSink sink = to.sink;
+        if (!to.linkUp || sink == null || to.deleted) {
+            c.drop(DropReason.PORT_DOWN);
             return;
         }
         // Seen from the receiving port: remote = source IP, local port = destination port.
-        if (!to.conntrack.tracked(p.protocol, p.srcIp, p.dstPort, p.srcPort, now)) {
-            if (!to.ingressAllowed(p.protocol, p.srcIp, p.dstPort)) {
-                to.counters.drop(DropReason.SECURITY_GROUP);
+        if (!to.conntrack.tracked(proto, srcIp, dstPort, srcPort, now)) {
+            if (!view.allows(proto, srcIp, dstPort)) {
+                c.drop(DropReason.SECURITY_GROUP);
                 return;
             }
-            if (!to.conntrack.track(p.protocol, p.srcIp, p.dstPort, p.srcPort, now)) {
-                to.counters.drop(DropReason.CONNTRACK_FULL);
+            if (forwarding != fw) {
+                c.drop(DropReason.RECONFIGURED);
+                return;
+            }
+            if (!to.conntrack.track(proto, srcIp, dstPort, srcPort, now)) {
+                c.drop(DropReason.CONNTRACK_FULL);
                 return;
             }
         }
-        if (!to.sink.transmit(frame, 0, length)) {
-            to.counters.drop(DropReason.NO_RX_BUFFER);
+        if (!sink.transmit(frame, 0, length)) {
+            c.drop(DropReason.NO_RX_BUFFER);
             return;
         }
-        to.counters.tx(length);
+        c.tx(length);
     }
 
     /** Delivers a frame the switch itself generated (ARP, DHCP, ICMP, metadata): no SG. */
     private static void deliverLocal(Port to, byte[] frame) {
-        if (!to.linkUp()) {
-            to.counters.drop(DropReason.PORT_DOWN);
-            return;
+        synchronized (to) {
+            FrameSink sink = to.sink;
+            if (!to.linkUp || sink == null || to.deleted) {
+                to.counters.drop(DropReason.PORT_DOWN);
+                return;
+            }
+            if (!sink.transmit(frame, 0, frame.length)) {
+                to.counters.drop(DropReason.NO_RX_BUFFER);
+                return;
+            }
+            to.counters.tx(frame.length);
         }
-        if (!to.sink.transmit(frame, 0, frame.length)) {
-            to.counters.drop(DropReason.NO_RX_BUFFER);
-            return;
-        }
-        to.counters.tx(frame.length);
     }
 
     /** Router rewrite (RFC 1812 §5.3.1): new MACs, TTL - 1, header checksum recomputed. */
@@ -646,42 +935,45 @@ public final class VirtualSwitch {
         Frames.refreshIpChecksum(f, p.ipOffset, p.ipHeaderLength);
     }
 
-    private static boolean isMulticast(int ip, Subnet s) {
-        return (ip >>> 28) == 0xe || ip == -1 || ip == s.cidr().broadcast().bits() || ip == 0;
+    private static boolean isMulticast(int ip, SubnetView s) {
+        return (ip >>> 28) == 0xe || ip == -1 || ip == s.broadcast || ip == 0;
     }
 
-    private void arpFromPort(Port port, ParsedFrame p, long now) {
+    /** ARP from a port (its lock held): answered by the switch for the gateway and the subnet's ports. */
+    private void arpFromPort(PortView self, ParsedFrame p, long now) {
+        Port port = self.port;
         PortCounters c = port.counters;
-        if (p.arpSenderMac != port.mac().bits()) {
+        if (p.arpSenderMac != self.mac) {
             c.drop(DropReason.SPOOFED_MAC);
             return;
         }
         // Sender 0.0.0.0 is an RFC 5227 probe (duplicate address detection): allowed.
-        if (p.arpSenderIp != port.ip().bits() && p.arpSenderIp != 0) {
+        if (p.arpSenderIp != self.ip && p.arpSenderIp != 0) {
             c.drop(DropReason.SPOOFED_IP);
             return;
         }
-        Subnet s = port.subnet();
-        s.macTable.learn(p.srcMac, port, now);
+        port.heard(now);
         if (p.arpOp != FrameParser.ARP_REQUEST) {
             return; // replies and announcements: the switch already knows every binding
         }
+        SubnetView s = self.subnet;
         int t = p.arpTargetIp;
-        MacAddress answer = null;
-        if (t == s.gateway().bits()) {
-            answer = s.gatewayMac();
-        } else if (s.cidr().contains(t)) {
-            Port o = s.portByIp(t);
-            if (o != null && o != port) {
-                answer = o.mac();
+        long answer = 0;
+        if (t == s.gateway) {
+            answer = s.gatewayMac;
+        } else if (s.contains(t)) {
+            PortView o = s.byIp(t);
+            if (o != null && o != self) {
+                answer = o.mac;
             }
         }
-        if (answer == null) {
+        if (answer == 0) {
             // Includes probes for the port's own address: silence means "not in use".
             c.drop(DropReason.UNKNOWN_DESTINATION);
             return;
         }
-        byte[] reply = Frames.arp(FrameParser.ARP_REPLY, answer, port.mac(), answer, new Ipv4Address(t), port.mac(),
+        MacAddress a = new MacAddress(answer);
+        byte[] reply = Frames.arp(FrameParser.ARP_REPLY, a, port.mac(), a, new Ipv4Address(t), port.mac(),
                 new Ipv4Address(p.arpSenderIp));
         deliverLocal(port, reply);
     }
@@ -703,7 +995,7 @@ public final class VirtualSwitch {
         }
     }
 
-    private void gatewayIcmp(Port port, Subnet gw, ParsedFrame p) {
+    private void gatewayIcmp(Port port, SubnetView gw, ParsedFrame p) {
         if (p.protocol != IpProto.ICMP || p.icmpType != FrameParser.ICMP_ECHO_REQUEST) {
             port.counters.drop(DropReason.UNKNOWN_DESTINATION);
             return;
@@ -711,7 +1003,7 @@ public final class VirtualSwitch {
         int l4 = p.l4Offset;
         byte[] payload = new byte[p.l4Length - 8];
         System.arraycopy(p.data, l4 + 8, payload, 0, payload.length);
-        byte[] reply = Frames.icmpEcho(port.subnet().gatewayMac(), port.mac(), gw.gateway(), port.ip(),
+        byte[] reply = Frames.icmpEcho(port.subnet().gatewayMac(), port.mac(), gw.subnet.gateway(), port.ip(),
                 FrameParser.ICMP_ECHO_REPLY, Bytes.u16(p.data, l4 + 4), Bytes.u16(p.data, l4 + 6), payload);
         deliverLocal(port, reply);
     }

@@ -8,7 +8,8 @@ import java.util.List;
  * A virtual private cloud: one tenant's isolated L2/L3 domain. Every lookup the switch does
  * for a frame starts from the sending port's subnet and never leaves its VPC, so two VPCs
  * with identical CIDRs, IPs and even MACs cannot see each other — isolation is structural,
- * not a filter that could be misconfigured.
+ * not a filter that could be misconfigured. The data path sees it through the switch's
+ * {@link Forwarding} snapshot; these fields are the control plane's (the switch's lock).
  */
 public final class Vpc {
     private final String name;
@@ -41,27 +42,5 @@ public final class Vpc {
 
     public Uplink uplink() {
         return uplink;
-    }
-
-    /** The subnet containing {@code ip}, or null. Subnets of one VPC never overlap. */
-    Subnet subnetFor(int ip) {
-        for (int i = 0; i < subnets.size(); i++) {
-            Subnet s = subnets.get(i);
-            if (s.cidr().contains(ip)) {
-                return s;
-            }
-        }
-        return null;
-    }
-
-    /** The subnet whose gateway address is {@code ip}, or null. */
-    Subnet subnetWithGateway(int ip) {
-        for (int i = 0; i < subnets.size(); i++) {
-            Subnet s = subnets.get(i);
-            if (s.gateway().bits() == ip) {
-                return s;
-            }
-        }
-        return null;
     }
 }

@@ -55,5 +55,25 @@ class ZeroAllocationTest {
         assertThat(delivered[0]).isEqualTo((long) (rounds - 1) * FRAMES);
         assertThat(sw.stats("a").drops()).isEmpty();
         assertThat(allocated).as("bytes allocated for %d frames", FRAMES).isLessThan(FRAMES / 100);
+
+        // The same frames in bursts, as the vhost-user transmit worker hands them over.
+        FrameBurst burst = new FrameBurst();
+        long before = delivered[0];
+        allocated = Long.MAX_VALUE;
+        rounds = 0;
+        while (rounds++ < MAX_ROUNDS && allocated >= FRAMES / 100) {
+            long start = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < FRAMES / FrameBurst.MAX; i++) {
+                while (!burst.isFull()) {
+                    System.arraycopy(f, 0, burst.buffer(), 0, f.length);
+                    burst.add(f.length);
+                }
+                sw.fromPortBurst(a, burst, true, sw.now());
+            }
+            allocated = Math.min(allocated, threads.getCurrentThreadAllocatedBytes() - start);
+        }
+        assertThat(delivered[0] - before).isEqualTo((long) (rounds - 1) * (FRAMES / FrameBurst.MAX) * FrameBurst.MAX);
+        assertThat(sw.stats("a").drops()).isEmpty();
+        assertThat(allocated).as("bytes allocated for %d frames in bursts", FRAMES).isLessThan(FRAMES / 100);
     }
 }

@@ -2,9 +2,6 @@ package io.qingtian.vhostuser.backend;
 
 import io.qingtian.sys.EventFd;
 import io.qingtian.virtio.queue.SplitQueue;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * Notification suppression in both directions for one started ring (virtio 1.2 §2.7.7,
@@ -12,33 +9,26 @@ import java.nio.ByteOrder;
  * kicks at all (a receive ring it pops when data arrives), the driver should not write the
  * kick eventfd — a system call per burst on its side and a wake-up on ours. With
  * VIRTIO_RING_F_EVENT_IDX that happens by leaving avail_event behind (the driver kicks only
- * when it passes it); without, by VIRTQ_USED_F_NO_NOTIFY in the used ring's flags. Calls
+ * when it passes it); without, by VIRTQ_USED_F_NO_NOTIFY in the used ring's flags: both in
+ * {@link SplitQueue}, next to the interrupt side. Calls
  * (device to driver): one call eventfd write per batch of used elements, and only when the
  * driver asked for it ({@link SplitQueue#needsNotification}).
  *
  * <p>Owned by the one thread that serves the ring at a time.
  */
 final class RingNotifications {
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
-
     private final SplitQueue queue;
-    private final MemorySegment used;
     private final int callFd;
     private final EventFd events = new EventFd();
 
-    /** @param used the used ring: its first field, flags, is written by the device only */
-    RingNotifications(SplitQueue queue, MemorySegment used, int callFd) {
+    RingNotifications(SplitQueue queue, int callFd) {
         this.queue = queue;
-        this.used = used;
         this.callFd = callFd;
     }
 
-    /** Asks the driver not to kick: the device is looking at the ring anyway. */
+    /** Asks the driver not to kick: the device is looking at the ring anyway ({@link SplitQueue#disableNotification}). */
     void suppressKicks() {
-        if (!queue.eventIdx()) {
-            used.set(U16, 0, (short) SplitQueue.VIRTQ_USED_F_NO_NOTIFY);
-        }
-        // With EVENT_IDX avail_event simply stays where it was.
+        queue.disableNotification();
     }
 
     /**
@@ -46,10 +36,7 @@ final class RingNotifications {
      * meantime (then the caller must serve them instead of sleeping, or it would miss them).
      */
     boolean allowKicks() {
-        if (!queue.eventIdx()) {
-            used.set(U16, 0, (short) 0);
-        }
-        return queue.enableNotification(); // avail_event with EVENT_IDX, then a full fence
+        return queue.enableNotification();
     }
 
     /** Publishes the used elements written so far and signals the call eventfd if the driver wants it. */

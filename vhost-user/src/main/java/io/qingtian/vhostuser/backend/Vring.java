@@ -76,7 +76,7 @@ final class Vring {
             return;
         }
         q.setNextAvail(base);
-        RingNotifications notifications = new RingNotifications(q, used, callFd);
+        RingNotifications notifications = new RingNotifications(q, callFd);
         if (devicePops) {
             driven = new DeviceQueue(q, notifications);
             drivingDevice = dev;

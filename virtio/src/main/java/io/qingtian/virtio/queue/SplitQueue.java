@@ -21,7 +21,7 @@ import java.nio.ByteOrder;
  * avail_event) from reading the driver's suppression fields.
  *
  * <p>Threading: the avail side ({@link #pop}, {@link #pending}, {@link #enableNotification},
- * {@link #nextAvail}) belongs to one thread (the queue's worker); the used side ({@link
+ * {@link #disableNotification}, {@link #nextAvail}) belongs to one thread (the queue's worker); the used side ({@link
  * #addUsed}, {@link #publishUsed}, {@link #needsNotification}) to one thread at a time, which
  * may be another one (requests completed by helper threads under a lock). A hostile avail ring (an index that
  * moves more than the queue size, a head outside the table) breaks the queue: {@link
@@ -56,6 +56,8 @@ public final class SplitQueue {
     private int shadowAvail;
     private int nextUsed;
     private int signalledUsed;
+    /** Whether {@link #disableNotification} asked the driver not to kick (avail side). */
+    private boolean kicksDisabled;
     private String broken;
 
     private SplitQueue(int size, MemorySegment desc, MemorySegment avail, MemorySegment used,
@@ -213,14 +215,35 @@ public final class SplitQueue {
     }
 
     /**
-     * Before the worker sleeps: with EVENT_IDX, publishes avail_event = next avail index so
-     * the driver kicks for the next chain (§2.7.10). Returns true when chains arrived in the
-     * meantime (the worker must not sleep then).
+     * Asks the driver not to kick (§2.7.10): the device is looking at the ring anyway (it is
+     * draining it, or it pops it whenever it has data, as a network receive queue). Without
+     * EVENT_IDX that is VIRTQ_USED_F_NO_NOTIFY in the used ring's flags, stored only when it
+     * changes (the driver reads that line at every kick decision); with EVENT_IDX there is
+     * nothing to write: avail_event stays at an index the driver has passed, so it kicks no
+     * more until {@link #enableNotification} moves it. A busy driver then makes no system call
+     * per burst and the device takes no wake-up per burst.
+     */
+    public void disableNotification() {
+        if (!eventIdx && !kicksDisabled) {
+            used.set(U16, 0, (short) VIRTQ_USED_F_NO_NOTIFY);
+        }
+        kicksDisabled = true;
+    }
+
+    /**
+     * Before the worker sleeps: asks the driver to kick for the next chain — with EVENT_IDX
+     * avail_event = next avail index, otherwise the used flags cleared (§2.7.10) — then a full
+     * fence and a look at the avail index. Returns true when chains arrived in the meantime
+     * (the worker must not sleep then: the driver may have decided not to kick before it saw
+     * the change).
      */
     public boolean enableNotification() {
         if (eventIdx) {
             used.set(U16, availEventOffset, (short) nextAvail);
+        } else {
+            used.set(U16, 0, (short) 0); // always: a previous owner of the ring may have left the flag set
         }
+        kicksDisabled = false;
         VarHandle.fullFence();
         return pending() > 0;
     }
