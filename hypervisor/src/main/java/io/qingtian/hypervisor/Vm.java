@@ -6,6 +6,7 @@ import io.qingtian.hypervisor.vcpu.VcpuRunner;
 import io.qingtian.kvm.Kvm;
 import io.qingtian.kvm.KvmVcpu;
 import io.qingtian.kvm.KvmVm;
+import io.qingtian.sys.BoundedWait;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +36,7 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
     private final CountDownLatch ended = new CountDownLatch(1);
     private final AtomicInteger halted = new AtomicInteger();
     private volatile boolean stopping;
+    private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
     public Vm(Kvm kvm, KvmVm vm, GuestRam ram, Bus pio, Bus mmio, List<KvmVcpu> vcpus) {
         this.kvm = kvm;
@@ -245,24 +247,47 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
         }
     }
 
+    /** {@link #close(Duration)} with {@link BoundedWait#SHUTDOWN}. */
     @Override
     public void close() {
+        close(BoundedWait.SHUTDOWN);
+    }
+
+    /**
+     * Ends the VM, joins the vCPU threads (kicking them out of KVM_RUN) and releases devices,
+     * KVM handles and guest memory, waiting at most {@code bound} for each of the two steps.
+     * Returns true when everything was released. A vCPU thread that does not leave (stuck in a
+     * device handler, e.g. waiting for a peer that does not answer) is reported and nothing is
+     * released under it (the process's exit does that); a device whose close hangs is reported
+     * and the rest of the teardown goes on in the background, in order.
+     */
+    public boolean close(Duration bound) {
         requestStop(new VmExit(ExitStatus.STOPPED, -1, "VM closed by the host"));
-        for (Thread t : threads) {
-            boolean interrupted = false;
-            while (t.isAlive()) {
-                try {
-                    t.join(100);
-                } catch (InterruptedException e) {
-                    interrupted = true;
+        long deadline = System.nanoTime() + bound.toNanos();
+        List<Thread> stuck = new ArrayList<>();
+        for (int i = 0; i < threads.size(); i++) {
+            Thread t = threads.get(i);
+            // Kick again now and then: a signal that arrives just before KVM_RUN is entered
+            // is consumed outside it.
+            while (!BoundedWait.join(t, Duration.ofNanos(Math.max(0, Math.min(100_000_000L, deadline - System.nanoTime()))))) {
+                if (System.nanoTime() - deadline >= 0) {
+                    stuck.add(t);
+                    break;
                 }
-                if (t.isAlive()) {
-                    runners.get(threads.indexOf(t)).kick();
-                }
+                runners.get(i).kick();
             }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+        }
+        if (!stuck.isEmpty()) {
+            BoundedWait.report("VM close: vCPU thread(s) still running " + bound.toMillis()
+                    + " ms after the VM stopped; going on, guest memory and KVM handles are left to the process's exit", stuck);
+            return false;
+        }
+        return BoundedWait.run("vm-teardown", bound, this::release);
+    }
+
+    private void release() {
+        if (released.getAndSet(true)) {
+            return; // closed before
         }
         for (int i = resources.size() - 1; i >= 0; i--) {
             try {
@@ -275,5 +300,10 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
         vm.close();
         ram.close();
         kvm.close();
+    }
+
+    /** vCPU threads that have not ended (0 after a successful {@link #close}). */
+    public int liveVcpuThreadCount() {
+        return liveVcpuThreads();
     }
 }

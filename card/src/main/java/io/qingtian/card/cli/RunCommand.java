@@ -45,6 +45,12 @@ final class RunCommand implements Callable<Integer> {
             description = "Launch hypervisors from this packaged qt (qingtian-cli.jar + lib/) instead of the card's own class path.")
     java.nio.file.Path hypervisorDist;
 
+    /**
+     * How long SIGTERM may take ({@code -Dqt.card.shutdownMillis=N}): hypervisors get 5 s to
+     * exit and 5 s more after SIGKILL, exports and requests in flight a few seconds each.
+     */
+    static final java.time.Duration SHUTDOWN_BOUND = java.time.Duration.ofMillis(Long.getLong("qt.card.shutdownMillis", 30_000));
+
     @Override
     public Integer call() throws Exception {
         if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
@@ -70,8 +76,14 @@ final class RunCommand implements Callable<Integer> {
                         : io.qingtian.card.instance.HypervisorLauncher.dist(hypervisorDist), uidBase,
                 spec.commandLine().getParseResult().matchedOption("--api-port") == null);
         CardDaemon card = CardDaemon.start(state.dir(), Exporters.vhostUser(), opts);
-        // The JVM runs shutdown hooks on SIGTERM and SIGINT: that is the clean stop.
-        Runtime.getRuntime().addShutdownHook(new Thread(card::close, "card-shutdown"));
+        // The JVM runs shutdown hooks on SIGTERM and SIGINT: that is the clean stop. Bounded:
+        // what is still stuck after the bound is reported and the process exits anyway (every
+        // acknowledged flush is on disk already; the lock goes with the process).
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (!io.qingtian.sys.BoundedWait.run("card-close", SHUTDOWN_BOUND, card::close)) {
+                System.err.println("card: exiting with the shutdown unfinished (see above)");
+            }
+        }, "card-shutdown"));
         System.out.println("card running at " + card.state().root() + " (control socket "
                 + card.state().controlSocket() + ")");
         if (apiPort >= 0) {

@@ -139,8 +139,22 @@ public final class ControlServer implements AutoCloseable {
         } catch (IOException e) {
             LOG.log(Level.FINE, "closing control socket", e);
         }
-        inFlight.writeLock().lock(); // waits for requests in progress
-        inFlight.writeLock().unlock();
+        // Waits for requests in progress, a bounded time: one stuck on a dead NBD server must
+        // not keep the card from stopping (the volume manager's close copes with it).
+        boolean idle = false;
+        try {
+            idle = inFlight.writeLock().tryLock(io.qingtian.sys.BoundedWait.SHUTDOWN.toMillis(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (idle) {
+            inFlight.writeLock().unlock();
+        } else {
+            io.qingtian.sys.BoundedWait.report("control socket: " + inFlight.getReadLockCount()
+                    + " request(s) still in progress after " + io.qingtian.sys.BoundedWait.SHUTDOWN.toMillis()
+                    + " ms; stopping anyway", java.util.List.of());
+        }
         for (SocketChannel c : connections) {
             try {
                 c.close();

@@ -16,6 +16,11 @@ public final class VhostUserBlkExporter implements BlockExporter {
             }
 
             @Override
+            public java.util.concurrent.CompletableFuture<Void> terminated() {
+                return server.terminated();
+            }
+
+            @Override
             public String stats() {
                 return server.stats().toString();
             }

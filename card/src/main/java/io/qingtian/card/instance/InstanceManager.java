@@ -199,8 +199,9 @@ public final class InstanceManager implements AutoCloseable {
 
     public InstanceView stop(String id) throws IOException {
         Process p;
+        Instance i;
         synchronized (this) {
-            Instance i = need(id);
+            i = need(id);
             if (i.process == null || !i.process.isAlive()) {
                 if (i.state == InstanceState.RESTARTING) {
                     i.stopRequested = true;
@@ -212,7 +213,7 @@ public final class InstanceManager implements AutoCloseable {
             i.stopRequested = true;
             p = i.process;
         }
-        terminate(p);
+        terminate(i, p);
         synchronized (this) {
             return view(need(id));
         }
@@ -235,7 +236,7 @@ public final class InstanceManager implements AutoCloseable {
             }
         }
         if (p != null) {
-            terminate(p);
+            terminate(i, p);
         }
         // an operation in flight fails fast once its process is gone; let it finish before the files go
         i.op.lock();
@@ -540,17 +541,62 @@ public final class InstanceManager implements AutoCloseable {
     }
 
     /** SIGTERM, then SIGKILL after 5 s; waits for the supervisor to record the exit. */
-    private static void terminate(Process p) {
-        p.destroy();
-        try {
-            if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+    private void terminate(Instance i, Process p) {
+        terminateAll(Map.of(i, p));
+    }
+
+    /**
+     * Ends hypervisor processes side by side: SIGTERM, SIGKILL after {@link #TERM_GRACE}, then
+     * waits (bounded) until each one's supervisor has recorded the exit, so that a caller reads
+     * the final state (STOPPED, lastExit) rather than whatever it was a moment before.
+     */
+    private void terminateAll(Map<Instance, Process> ps) {
+        ps.values().forEach(Process::destroy);
+        if (!awaitExits(ps.values(), TERM_GRACE)) {
+            ps.values().stream().filter(Process::isAlive).forEach(Process::destroyForcibly);
+            if (!awaitExits(ps.values(), TERM_GRACE)) {
+                io.qingtian.sys.BoundedWait.report("hypervisor process(es) "
+                        + ps.values().stream().filter(Process::isAlive).map(p -> Long.toString(p.pid())).toList()
+                        + " still alive " + TERM_GRACE.toMillis() + " ms after SIGKILL; going on", List.of());
             }
-            Thread.sleep(50); // let the supervisor thread take the lock and record
+        }
+        long deadline = System.nanoTime() + io.qingtian.sys.BoundedWait.SHUTDOWN.toNanos();
+        synchronized (this) {
+            for (var e : ps.entrySet()) {
+                // The supervisor clears i.process (and notifies) once it has recorded the exit.
+                while (e.getKey().process == e.getValue() && !e.getValue().isAlive()) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        LOG.warning("the exit of instance " + e.getKey().spec.id() + " is not recorded yet");
+                        break;
+                    }
+                    try {
+                        java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+                    } catch (InterruptedException x) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private static final java.time.Duration TERM_GRACE = java.time.Duration.ofSeconds(5);
+
+    /** Waits until every process has exited or {@code bound} has passed; true when all have. */
+    private static boolean awaitExits(java.util.Collection<Process> ps, java.time.Duration bound) {
+        long deadline = System.nanoTime() + bound.toNanos();
+        try {
+            for (Process p : ps) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || !p.waitFor(left, java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                    return ps.stream().noneMatch(Process::isAlive);
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return ps.stream().noneMatch(Process::isAlive);
     }
 
     // ---- launch --------------------------------------------------------------------------
@@ -586,7 +632,7 @@ public final class InstanceManager implements AutoCloseable {
                     i.setupFault = f;
                 }
             }
-            terminate(p);
+            terminate(i, p);
             if (!ours) {
                 throw new IllegalStateException("instance " + i.spec.name() + " was stopped while it was starting");
             }
@@ -807,6 +853,7 @@ public final class InstanceManager implements AutoCloseable {
             } else {
                 i.state = InstanceState.EXITED;
             }
+            notifyAll(); // terminateAll waits for this record
         }
         if (delay >= 0) {
             try {
@@ -969,10 +1016,14 @@ public final class InstanceManager implements AutoCloseable {
         if (training != null) {
             training.destroyForcibly();
         }
-        List<Process> ps;
+        Map<Instance, Process> ps = new java.util.HashMap<>();
         synchronized (this) {
-            ps = instances.values().stream().map(i -> i.process).filter(p -> p != null && p.isAlive()).toList();
+            for (Instance i : instances.values()) {
+                if (i.process != null && i.process.isAlive()) {
+                    ps.put(i, i.process);
+                }
+            }
         }
-        ps.forEach(InstanceManager::terminate);
+        terminateAll(ps);
     }
 }

@@ -281,18 +281,33 @@ public final class VolumeManager implements AutoCloseable {
 
     /**
      * Closes every export and flushes every open backend (card shutdown). The exports stay in
-     * {@code exports.json}: the next start serves them again.
+     * {@code exports.json}: the next start serves them again. The exports close side by side,
+     * each waiting a bounded time, so one volume stuck on a dead disk or NBD server neither
+     * holds up the others nor the card's exit.
      */
     @Override
     public synchronized void close() {
+        List<Thread> closers = new ArrayList<>();
         for (var it = exports.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             it.remove();
-            try {
-                closeExport(e.getKey(), e.getValue());
-            } catch (IOException | RuntimeException ex) {
-                LOG.warning("closing export of " + e.getKey() + ": " + ex.getMessage());
+            closers.add(Thread.ofPlatform().daemon().name("unexport-" + e.getKey()).start(() -> {
+                try {
+                    closeExport(e.getKey(), e.getValue());
+                } catch (IOException | RuntimeException ex) {
+                    LOG.warning("closing export of " + e.getKey() + ": " + ex.getMessage());
+                }
+            }));
+        }
+        long deadline = System.nanoTime() + 2 * io.qingtian.sys.BoundedWait.SHUTDOWN.toNanos();
+        List<Thread> stuck = new ArrayList<>();
+        for (Thread t : closers) {
+            if (!io.qingtian.sys.BoundedWait.join(t, java.time.Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+                stuck.add(t);
             }
+        }
+        if (!stuck.isEmpty()) {
+            io.qingtian.sys.BoundedWait.report("closing volume exports: " + stuck.size() + " did not finish; going on", stuck);
         }
     }
 
@@ -300,8 +315,23 @@ public final class VolumeManager implements AutoCloseable {
         try {
             e.export().close();
         } finally {
-            e.backend().close(); // flushes (fdatasync) before closing
-            LOG.info("unexported volume " + name + " (" + e.export().stats() + ")");
+            java.util.concurrent.CompletableFuture<Void> stopped = e.export().terminated();
+            if (stopped.isDone()) {
+                e.backend().close(); // flushes (fdatasync) before closing
+                LOG.info("unexported volume " + name + " (" + e.export().stats() + ")");
+            } else {
+                // A request is still running in the backend (the export reported where):
+                // closing the backend under it could hand its fd number to another file.
+                LOG.warning("unexported volume " + name + " with a request still running in its backend;"
+                        + " the backend is closed when that request returns");
+                stopped.whenComplete((v, x) -> {
+                    try {
+                        e.backend().close();
+                    } catch (IOException | RuntimeException ex) {
+                        LOG.warning("closing the backend of volume " + name + ": " + ex.getMessage());
+                    }
+                });
+            }
         }
     }
 

@@ -15,24 +15,55 @@ final class QemuNbd implements AutoCloseable {
 
     QemuNbd(Path file, String export) throws IOException, InterruptedException {
         this.export = export;
-        try (ServerSocket s = new ServerSocket(0)) {
-            this.port = s.getLocalPort();
+        Started s = start(file, export);
+        this.process = s.process();
+        this.port = s.port();
+    }
+
+    private record Started(Process process, int port) {}
+
+    /**
+     * The free port is found by binding and closing it, so another process may take it before
+     * qemu-nbd binds it: then qemu-nbd exits and another port is tried.
+     */
+    private static Started start(Path file, String export) throws IOException, InterruptedException {
+        IOException last = null;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            int p;
+            try (ServerSocket s = new ServerSocket(0)) {
+                p = s.getLocalPort();
+            }
+            Process q = new ProcessBuilder("qemu-nbd", "-f", "raw", "-x", export, "-b", "127.0.0.1", "-p",
+                    Integer.toString(p), "-e", "8", "-t", file.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                awaitListening(q, p);
+                return new Started(q, p);
+            } catch (IOException e) {
+                stop(q);
+                last = e;
+            }
         }
-        this.process = new ProcessBuilder("qemu-nbd", "-f", "raw", "-x", export, "-b", "127.0.0.1", "-p",
-                Integer.toString(port), "-e", "8", "-t", file.toString())
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        throw last;
+    }
+
+    private static void awaitListening(Process q, int port) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             try (Socket probe = new Socket()) {
                 probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return;
+                if (q.isAlive()) {
+                    return;
+                }
             } catch (IOException e) {
-                if (!process.isAlive() || System.nanoTime() > deadline) {
-                    close();
+                if (!q.isAlive() || System.nanoTime() > deadline) {
                     throw new IOException("qemu-nbd did not start on port " + port, e);
                 }
-                Thread.sleep(50);
             }
+            if (!q.isAlive()) {
+                throw new IOException("port " + port + " answered, but not our qemu-nbd (it exited)");
+            }
+            Thread.sleep(50);
         }
     }
 
@@ -46,9 +77,13 @@ final class QemuNbd implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
-        process.destroy();
-        if (!process.waitFor(5, TimeUnit.SECONDS)) {
-            process.destroyForcibly().waitFor();
+        stop(process);
+    }
+
+    private static void stop(Process p) throws InterruptedException {
+        p.destroy();
+        if (!p.waitFor(5, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor();
         }
     }
 }

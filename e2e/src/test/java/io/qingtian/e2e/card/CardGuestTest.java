@@ -26,13 +26,8 @@ class CardGuestTest {
     @TempDir
     Path tmp;
 
-    static final String LOAD = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
-            mount -t devtmpfs devtmpfs /dev
-            """ + io.qingtian.lab.GuestInitramfs.LOAD_MODULES + """
-            n=0; while [ ! -b /dev/vdc ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+    static final String LOAD = io.qingtian.e2e.GuestInit.PRELUDE + """
+            waitblk vda vdb vdc
             for d in vda vdb vdc; do echo "DISK $d $(cat /sys/block/$d/size) $(cat /sys/block/$d/serial 2>/dev/null)"; done
             """;
 
@@ -84,21 +79,40 @@ class CardGuestTest {
                 "-chardev", "socket,id=c2,path=" + remoteSock, "-device", "vhost-user-blk-pci,chardev=c2,num-queues=2");
     }
 
-    /** qemu-nbd serving a raw file on a free loopback port, outliving the card's crash. */
-    static Process qemuNbd(Path file, String export, int port) throws Exception {
-        Process p = new ProcessBuilder("qemu-nbd", "-f", "raw", "-x", export, "-b", "127.0.0.1", "-p", Integer.toString(port),
-                "-e", "8", "-t", file.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        for (int i = 0; ; i++) {
-            try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
-                return p;
-            } catch (java.io.IOException e) {
-                if (i > 200 || !p.isAlive()) {
-                    p.destroyForcibly();
-                    throw new AssertionError("qemu-nbd did not start", e);
-                }
-                Thread.sleep(50);
+    record Nbd(Process process, int port) {}
+
+    /**
+     * qemu-nbd serving a raw file on a free loopback port, outliving the card's crash. The port
+     * is found free by binding and closing it, so another process may take it first: then
+     * qemu-nbd exits and another port is tried.
+     */
+    static Nbd qemuNbd(Path file, String export) throws Exception {
+        AssertionError last = null;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            int port;
+            try (java.net.ServerSocket ss = new java.net.ServerSocket(0)) {
+                port = ss.getLocalPort();
+            }
+            Process p = new ProcessBuilder("qemu-nbd", "-f", "raw", "-x", export, "-b", "127.0.0.1", "-p", Integer.toString(port),
+                    "-e", "8", "-t", file.toString()).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                io.qingtian.e2e.Await.until("qemu-nbd listening on " + port, java.time.Duration.ofSeconds(60), () -> {
+                    if (!p.isAlive()) {
+                        throw new AssertionError("qemu-nbd exited (port " + port + " taken?)");
+                    }
+                    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+                        return true;
+                    } catch (java.io.IOException e) {
+                        return false;
+                    }
+                }, up -> up);
+                return new Nbd(p, port);
+            } catch (AssertionError e) {
+                p.destroyForcibly().waitFor();
+                last = e;
             }
         }
+        throw last;
     }
 
     static List<String> hashes(String console) {
@@ -125,11 +139,9 @@ class CardGuestTest {
         try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(remoteImg.toFile(), "rw")) {
             f.setLength(16L << 20);
         }
-        int port;
-        try (java.net.ServerSocket ss = new java.net.ServerSocket(0)) {
-            port = ss.getLocalPort();
-        }
-        Process nbd = qemuNbd(remoteImg, "remote", port);
+        Nbd server = qemuNbd(remoteImg, "remote");
+        int port = server.port();
+        Process nbd = server.process();
         try {
             List<String> written;
             try (CardProcess card = CardProcess.start(state)) {

@@ -43,13 +43,8 @@ class DmCryptOracleTest {
     @TempDir
     Path tmp;
 
-    static final String INIT = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
-            mount -t devtmpfs devtmpfs /dev
-            """ + io.qingtian.lab.GuestInitramfs.LOAD_MODULES + """
-            n=0; while [ ! -b /dev/vda ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done
+    static final String INIT = io.qingtian.e2e.GuestInit.PRELUDE + """
+            waitblk vda
             mkdir -p /run/cryptsetup /run/lock
             export DM_DISABLE_UDEV=1
             /usr/sbin/cryptsetup open --type plain --cipher aes-xts-plain64 --key-size 512 --key-file /key \\

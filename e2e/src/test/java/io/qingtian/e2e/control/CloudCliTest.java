@@ -4,11 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.qingtian.card.api.ControlPlane;
 import io.qingtian.card.daemon.CardDaemon;
-import io.qingtian.card.daemon.StateDir;
-import io.qingtian.card.export.Exporters;
-import io.qingtian.card.instance.HypervisorLauncher;
 import io.qingtian.lab.Lab;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CloudCliTest {
     @TempDir
     static Path tmp;
+    static ApiCard api;
     static CardDaemon card;
     static String admin;
     static String tenant;
@@ -58,15 +55,10 @@ class CloudCliTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path state = tmp.resolve("state");
-        Files.createDirectories(state.resolve("images"));
-        Files.write(state.resolve("images/ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
-        for (Path p : List.of(tmp, state)) { // confined hypervisors run as other uids
-            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
-        }
-        card = CardDaemon.start(new StateDir(tmp.resolve("state")), Exporters.vhostUser(), new ControlPlane.Options(null,
-                null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 642_000));
-        admin = Files.readString(tmp.resolve("state/control/admin.token")).trim();
+        api = ApiCard.start(tmp, 642_000, null,
+                images -> Files.write(images.resolve("ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER)));
+        card = api.card;
+        admin = api.admin;
         Result r = qt(Map.of(), "cloud", "tenant", "create", "alice", "--endpoint", card.plane().endpoint(),
                 "--token", admin, "-o", "json");
         assertThat(r.exit()).as(r.err()).isZero();
@@ -75,8 +67,8 @@ class CloudCliTest {
 
     @AfterAll
     static void stop() {
-        if (card != null) {
-            card.close();
+        if (api != null) {
+            api.close();
         }
     }
 

@@ -4,16 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.qingtian.card.api.ControlPlane;
-import io.qingtian.card.daemon.CardDaemon;
-import io.qingtian.card.daemon.StateDir;
-import io.qingtian.card.export.Exporters;
-import io.qingtian.card.instance.HypervisorLauncher;
-import io.qingtian.lab.Lab;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import io.qingtian.e2e.Await;
+import io.qingtian.e2e.control.ApiCard.R;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -26,49 +18,24 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The card's HTTP control API against a real card on a temp state dir, over real HTTP. */
 class ControlApiTest {
-    static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newHttpClient();
+    static final ObjectMapper JSON = ApiCard.JSON;
     @TempDir
     static Path tmp;
-    static CardDaemon card;
-    static String endpoint;
+    static ApiCard api;
     static String admin;
     static String tokenA;
     static String tokenB;
 
-    record R(int status, JsonNode body, String text) {}
-
     static R call(String token, String method, String path, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint + path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (token != null) {
-            b.header("Authorization", "Bearer " + token);
-        }
-        HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        JsonNode n = null;
-        try {
-            n = JSON.readTree(r.body());
-        } catch (Exception ignored) {
-            // console is text
-        }
-        return new R(r.statusCode(), n, r.body());
+        return api.call(token, method, path, body);
     }
 
     @BeforeAll
     static void startCard() throws Exception {
-        Path state = tmp.resolve("state");
-        Files.createDirectories(state.resolve("images"));
-        Files.write(state.resolve("images/tiny.bzImage"), TinyKernel.bzImage());
-        // confined hypervisors run as other uids: the path to the state dir must be traversable
-        for (Path p : List.of(tmp, state)) {
-            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
-        }
-        card = CardDaemon.start(new StateDir(state), Exporters.vhostUser(), new ControlPlane.Options(null, null,
-                "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 640_000));
-        endpoint = card.plane().endpoint();
-        admin = Files.readString(state.resolve("control/admin.token")).trim();
-        tokenA = call(admin, "POST", "/v1/tenants", "{\"name\":\"alice\"}").body().get("token").asText();
-        tokenB = call(admin, "POST", "/v1/tenants", "{\"name\":\"bob\"}").body().get("token").asText();
+        api = ApiCard.start(tmp, 640_000, null, images -> Files.write(images.resolve("tiny.bzImage"), TinyKernel.bzImage()));
+        admin = api.admin;
+        tokenA = api.tenant("alice");
+        tokenB = api.tenant("bob");
         assertThat(call(tokenA, "POST", "/v1/volumes", "{\"name\":\"v1\",\"size\":\"8M\"}").status()).isEqualTo(201);
         assertThat(call(tokenA, "POST", "/v1/vpcs", "{\"name\":\"net\",\"cidr\":\"10.0.0.0/16\"}").status()).isEqualTo(201);
         assertThat(call(tokenA, "POST", "/v1/subnets", "{\"name\":\"s1\",\"vpc\":\"net\",\"cidr\":\"10.0.1.0/24\"}").status())
@@ -83,8 +50,8 @@ class ControlApiTest {
 
     @AfterAll
     static void stopCard() {
-        if (card != null) {
-            card.close();
+        if (api != null) {
+            api.close();
         }
     }
 
@@ -238,11 +205,8 @@ class ControlApiTest {
         JsonNode v = c.body();
         long pid = v.get("pid").asLong();
         assertThat(v.get("state").asText()).isEqualTo("RUNNING");
-        String console = "";
-        for (int i = 0; i < 300 && !console.contains("@!"); i++) {
-            Thread.sleep(100);
-            console = call(tokenA, "GET", "/v1/instances/web1/console", null).text();
-        }
+        String console = Await.until("the guest's console output", () -> call(tokenA, "GET", "/v1/instances/web1/console", null).text(),
+                out -> out.contains("@!"));
         assertThat(console).as("guest wrote to its serial console").contains("@!");
         String status = Files.readString(Path.of("/proc/" + pid + "/status"));
         int uid = v.get("uid").asInt();
@@ -256,15 +220,7 @@ class ControlApiTest {
         assertThat(cgroups).isNotEmpty().allSatisfy(d -> assertThat(Path.of(d)).isDirectory());
 
         new ProcessBuilder("kill", "-9", Long.toString(pid)).start().waitFor();
-        JsonNode after = null;
-        for (int i = 0; i < 100; i++) {
-            after = call(tokenA, "GET", "/v1/instances/web1", null).body();
-            if (after.get("state").asText().equals("EXITED")) {
-                break;
-            }
-            Thread.sleep(100);
-        }
-        assertThat(after.get("state").asText()).isEqualTo("EXITED");
+        JsonNode after = api.awaitState(tokenA, "web1", "EXITED");
         assertThat(after.get("lastExit").get("signal").asInt()).isEqualTo(9);
         assertThat(after.get("lastExit").get("meaning").asText()).contains("SIGKILL");
         assertThat(cgroups).allSatisfy(d -> assertThat(Path.of(d)).doesNotExist());

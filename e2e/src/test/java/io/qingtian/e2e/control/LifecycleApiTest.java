@@ -4,17 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.qingtian.card.api.ControlPlane;
-import io.qingtian.card.daemon.CardDaemon;
-import io.qingtian.card.daemon.StateDir;
-import io.qingtian.card.export.Exporters;
 import io.qingtian.card.instance.HypervisorApi;
-import io.qingtian.card.instance.HypervisorLauncher;
-import io.qingtian.lab.Lab;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import io.qingtian.e2e.Await;
+import io.qingtian.e2e.control.ApiCard.R;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -39,63 +31,43 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@link TinyKernel#TICKER}) as the witness of guest progress.
  */
 class LifecycleApiTest {
-    static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newHttpClient();
+    static final ObjectMapper JSON = ApiCard.JSON;
     static final Pattern TICK = Pattern.compile("<([a-z])>");
     @TempDir
     static Path tmp;
     static Path state;
-    static CardDaemon card;
-    static String endpoint;
+    static ApiCard api;
     static String tokenA;
     static String tokenB;
     static String tenantA;
 
-    record R(int status, JsonNode body, String text) {}
-
     static R call(String token, String method, String path, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint + path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-                .header("Authorization", "Bearer " + token);
-        HttpResponse<String> r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        JsonNode n = null;
-        try {
-            n = JSON.readTree(r.body());
-        } catch (Exception ignored) {
-            // console is text
-        }
-        return new R(r.statusCode(), n, r.body());
+        return api.call(token, method, path, body);
     }
 
     @BeforeAll
     static void startCard() throws Exception {
-        state = tmp.resolve("state");
-        Files.createDirectories(state.resolve("images"));
-        Files.write(state.resolve("images/ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
-        Files.write(state.resolve("images/tiny.bzImage"), TinyKernel.bzImage());
-        Files.write(state.resolve("images/garbage.bzImage"), "this is not a kernel".repeat(100).getBytes());
-        for (Path p : List.of(tmp, state)) {
-            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx--x--x"));
-        }
-        card = CardDaemon.start(new StateDir(state), Exporters.vhostUser(), new ControlPlane.Options(null, null,
-                "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 644_000));
-        endpoint = card.plane().endpoint();
-        String admin = Files.readString(state.resolve("control/admin.token")).trim();
-        tokenA = call(admin, "POST", "/v1/tenants", "{\"name\":\"alice\"}").body().get("token").asText();
-        tokenB = call(admin, "POST", "/v1/tenants", "{\"name\":\"bob\"}").body().get("token").asText();
+        api = ApiCard.start(tmp, 644_000, null, images -> {
+            Files.write(images.resolve("ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
+            Files.write(images.resolve("tiny.bzImage"), TinyKernel.bzImage());
+            Files.write(images.resolve("garbage.bzImage"), "this is not a kernel".repeat(100).getBytes());
+        });
+        state = api.state;
+        tokenA = api.tenant("alice");
+        tokenB = api.tenant("bob");
         tenantA = call(tokenA, "GET", "/v1/whoami", null).body().get("tenant").asText();
     }
 
     @AfterAll
     static void stopCard() {
-        if (card != null) {
-            card.close();
+        if (api != null) {
+            api.close();
         }
     }
 
     /** The guest's ticks in the console log, without the hypervisor's own "qt: ..." lines. */
-    static List<Character> ticks(String instance) throws Exception {
-        String console = call(tokenA, "GET", "/v1/instances/" + instance + "/console", null).text();
+    static List<Character> ticks(ApiCard card, String token, String instance) throws Exception {
+        String console = card.call(token, "GET", "/v1/instances/" + instance + "/console", null).text();
         Matcher m = TICK.matcher(console.replaceAll("qt: [^\n]*\n", ""));
         List<Character> out = new ArrayList<>();
         while (m.find()) {
@@ -104,15 +76,46 @@ class LifecycleApiTest {
         return out;
     }
 
-    static List<Character> awaitTicks(String instance, Predicate<List<Character>> done) throws Exception {
-        List<Character> t = ticks(instance);
-        for (int i = 0; i < 600 && !done.test(t); i++) {
-            Thread.sleep(50);
-            t = ticks(instance);
+    static List<Character> ticks(String instance) throws Exception {
+        return ticks(api, tokenA, instance);
+    }
+
+    static List<Character> awaitTicks(ApiCard card, String token, String instance, Predicate<List<Character>> done)
+            throws Exception {
+        try {
+            return Await.until("guest ticks of " + instance, () -> ticks(card, token, instance), done);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; console:\n"
+                    + card.call(token, "GET", "/v1/instances/" + instance + "/console", null).text(), e);
         }
-        assertThat(done.test(t)).as("guest ticks so far: " + t + "; console:\n"
-                + call(tokenA, "GET", "/v1/instances/" + instance + "/console", null).text()).isTrue();
-        return t;
+    }
+
+    static List<Character> awaitTicks(String instance, Predicate<List<Character>> done) throws Exception {
+        return awaitTicks(api, tokenA, instance, done);
+    }
+
+    /**
+     * The ticks once the console has caught up: the card reads the hypervisor's output through
+     * a pipe, so ticks the guest printed before a pause can still arrive after it. Returns the
+     * count once it has not changed for {@code quietMillis} (a guest that still runs prints
+     * ~20 ticks a second and never gets there).
+     */
+    static int settledTicks(String instance, long quietMillis) throws Exception {
+        int[] last = {-1};
+        long[] since = {0};
+        Await.until("the console of " + instance + " to settle", () -> {
+            int n = ticks(instance).size();
+            if (n != last[0]) {
+                last[0] = n;
+                since[0] = System.nanoTime();
+            }
+            return System.nanoTime() - since[0];
+        }, quiet -> quiet >= quietMillis * 1_000_000L);
+        return last[0];
+    }
+
+    static JsonNode awaitState(String instance, String want) throws Exception {
+        return api.awaitState(tokenA, instance, want);
     }
 
     /** Each tick is the letter after the previous one: the guest went on where it was, across restores. */
@@ -130,19 +133,6 @@ class LifecycleApiTest {
             ch.read(b, TinyKernel.COUNTER_GPA);
             return Integer.toUnsignedLong(b.flip().getInt());
         }
-    }
-
-    static JsonNode awaitState(String instance, String want) throws Exception {
-        JsonNode v = null;
-        for (int i = 0; i < 100; i++) {
-            v = call(tokenA, "GET", "/v1/instances/" + instance, null).body();
-            if (v.get("state").asText().equals(want)) {
-                break;
-            }
-            Thread.sleep(100);
-        }
-        assertThat(v.get("state").asText()).isEqualTo(want);
-        return v;
     }
 
     @Test
@@ -169,8 +159,8 @@ class LifecycleApiTest {
         assertThat(p.status()).as(p.text()).isEqualTo(200);
         assertThat(p.body().get("state").asText()).isEqualTo("PAUSED");
         assertThat(hv.get("/", Duration.ofSeconds(10)).body().get("state").asText()).isEqualTo("Paused");
-        int paused = ticks("tick").size();
-        Thread.sleep(800);
+        int paused = settledTicks("tick", 500);
+        Thread.sleep(800); // a window to watch for progress that must not come
         assertThat(ticks("tick")).hasSize(paused);
         R again = call(tokenA, "POST", "/v1/instances/tick/pause", null);
         assertThat(again.status()).isEqualTo(409);
@@ -312,47 +302,29 @@ class LifecycleApiTest {
     @Test
     @Tag("kvm")
     void aSnapshotOutlivesTheCardAndRestoresUnderANewCard(@TempDir Path own) throws Exception {
-        Path st = own.resolve("state");
-        Files.createDirectories(st.resolve("images"));
-        Files.write(st.resolve("images/ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
-        for (Path p : List.of(own, st)) {
-            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwx--x--x"));
-        }
-        String savedEndpoint = endpoint;
-        String savedToken = tokenA;
-        try {
-            String token;
-            try (CardDaemon first = CardDaemon.start(new StateDir(st), Exporters.vhostUser(), new ControlPlane.Options(null,
-                    null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 645_000))) {
-                endpoint = first.plane().endpoint();
-                String admin = Files.readString(st.resolve("control/admin.token")).trim();
-                token = call(admin, "POST", "/v1/tenants", "{\"name\":\"carol\"}").body().get("token").asText();
-                tokenA = token;
-                assertThat(call(token, "POST", "/v1/instances", "{\"name\":\"t\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64}")
-                        .status()).isEqualTo(201);
-                awaitTicks("t", t -> t.size() >= 2);
-                // paused, so that the console ends where the snapshot is (a running one would tick on after it)
-                assertThat(call(token, "POST", "/v1/instances/t/pause", null).status()).isEqualTo(200);
-                assertThat(call(token, "POST", "/v1/instances/t/snapshot", "{\"name\":\"keep\"}").status()).isEqualTo(201);
-            } // the card stops every hypervisor as it goes
-            try (CardDaemon second = CardDaemon.start(new StateDir(st), Exporters.vhostUser(), new ControlPlane.Options(null,
-                    null, "127.0.0.1", 0, HypervisorLauncher.dist(Lab.defaultDist()), 645_000))) {
-                endpoint = second.plane().endpoint();
-                assertThat(call(token, "GET", "/v1/instances/t", null).body().get("state").asText()).isEqualTo("STOPPED");
-                assertThat(call(token, "GET", "/v1/instances/t/snapshots", null).body()).extracting(n -> n.get("name").asText())
-                        .containsExactly("keep");
-                int before = ticks("t").size();
-                R r = call(token, "POST", "/v1/instances/t/restore", "{\"snapshot\":\"keep\"}");
-                assertThat(r.status()).as(r.text()).isEqualTo(200);
-                assertThat(r.body().get("restoredFrom").asText()).isEqualTo("keep");
-                List<Character> after = awaitTicks("t", t -> t.size() >= before + 3);
-                assertThat(call(token, "GET", "/v1/instances/t/console", null).text().split("OK\n", -1))
-                        .as("one cold boot only").hasSize(2);
-                assertConsecutive(after, before);
-            }
-        } finally {
-            endpoint = savedEndpoint;
-            tokenA = savedToken;
+        ApiCard.Images ticker = images -> Files.write(images.resolve("ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
+        String token;
+        try (ApiCard first = ApiCard.start(own, 645_000, null, ticker)) {
+            token = first.tenant("carol");
+            assertThat(first.call(token, "POST", "/v1/instances", "{\"name\":\"t\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64}")
+                    .status()).isEqualTo(201);
+            awaitTicks(first, token, "t", t -> t.size() >= 2);
+            // paused, so that the console ends where the snapshot is (a running one would tick on after it)
+            assertThat(first.call(token, "POST", "/v1/instances/t/pause", null).status()).isEqualTo(200);
+            assertThat(first.call(token, "POST", "/v1/instances/t/snapshot", "{\"name\":\"keep\"}").status()).isEqualTo(201);
+        } // the card stops every hypervisor as it goes
+        try (ApiCard second = ApiCard.start(own, 645_000, null, ticker)) {
+            assertThat(second.call(token, "GET", "/v1/instances/t", null).body().get("state").asText()).isEqualTo("STOPPED");
+            assertThat(second.call(token, "GET", "/v1/instances/t/snapshots", null).body()).extracting(n -> n.get("name").asText())
+                    .containsExactly("keep");
+            int before = ticks(second, token, "t").size();
+            ApiCard.R r = second.call(token, "POST", "/v1/instances/t/restore", "{\"snapshot\":\"keep\"}");
+            assertThat(r.status()).as(r.text()).isEqualTo(200);
+            assertThat(r.body().get("restoredFrom").asText()).isEqualTo("keep");
+            List<Character> after = awaitTicks(second, token, "t", t -> t.size() >= before + 3);
+            assertThat(second.call(token, "GET", "/v1/instances/t/console", null).text().split("OK\n", -1))
+                    .as("one cold boot only").hasSize(2);
+            assertConsecutive(after, before);
         }
     }
 

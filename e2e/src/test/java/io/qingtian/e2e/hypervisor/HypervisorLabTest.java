@@ -2,11 +2,10 @@ package io.qingtian.e2e.hypervisor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.qingtian.e2e.GuestInit;
+import io.qingtian.e2e.L2Runs;
 import io.qingtian.lab.GuestInitramfs;
-import io.qingtian.lab.Lab;
-import io.qingtian.lab.LabRequest;
 import io.qingtian.lab.LabResult;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;
@@ -26,10 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HypervisorLabTest {
     static final String MARKER = GuestInitramfs.DEFAULT_MARKER;
     /** /init: marker, vCPU count, memory, then poweroff, or reboot when the cmdline asks. */
-    static final String INIT = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
+    static final String INIT = GuestInit.MOUNTS + """
             echo "%s"
             echo "nproc=$(nproc)"
             grep MemTotal /proc/meminfo
@@ -39,38 +35,29 @@ class HypervisorLabTest {
               *) poweroff -f ;;
             esac
             """.formatted(MARKER);
-    static final String RUN = "qt hypervisor run --kernel \"$QT_GUEST_KERNEL\" --initramfs /tmp/l2.cpio --memory 256M";
+    static final String RUN = L2Runs.HYPERVISOR_RUN;
     static final String CMDLINE = "console=ttyS0 reboot=k panic=1 quiet";
 
+    static L2Runs.Result runs;
     static LabResult result;
 
     @BeforeAll
     static void bootThreeVms(@TempDir Path tmp) throws Exception {
-        Path initramfs = tmp.resolve("l2.cpio");
-        GuestInitramfs.withInit(INIT).writeTo(initramfs);
-        String script = String.join("\n",
-                "echo '=== vm1'; " + RUN + " --cpus 1 --cmdline '" + CMDLINE + "'; echo \"=== rc1=$?\"",
-                "echo '=== vm2'; " + RUN + " --cpus 2 --cmdline '" + CMDLINE + "'; echo \"=== rc2=$?\"",
-                "echo '=== vm3'; " + RUN + " --cpus 1 --cmdline '" + CMDLINE + " qt.action=reboot'; echo \"=== rc3=$?\"");
-        result = new Lab().run(LabRequest.of("sh", "-c", script)
-                .withFile(initramfs, "/tmp/l2.cpio")
-                .withTimeout(Duration.ofMinutes(15)));
-        System.out.println("hypervisor lab run: " + result.timings());
-        System.out.println(result.stdout());
-        System.out.println(result.stderr());
+        runs = new L2Runs()
+                .add("vm1", RUN + " --cpus 1 --cmdline '" + CMDLINE + "'")
+                .add("vm2", RUN + " --cpus 2 --cmdline '" + CMDLINE + "'")
+                .add("vm3", RUN + " --cpus 1 --cmdline '" + CMDLINE + " qt.action=reboot'")
+                .run(tmp, INIT, Duration.ofMinutes(15), "hypervisor");
+        result = runs.lab();
     }
 
     /** The console of VM {@code n}: what it printed between its start and exit lines. */
     static String vm(int n) {
-        Matcher m = Pattern.compile("(?s)=== vm" + n + "\\n(.*?)=== rc" + n + "=(\\d+)").matcher(result.stdout());
-        assertThat(m.find()).as("VM %d ran; lab stdout:%n%s%nstderr:%n%s", n, result.stdout(), result.stderr()).isTrue();
-        return m.group(1);
+        return runs.section("vm" + n);
     }
 
     static int rc(int n) {
-        Matcher m = Pattern.compile("=== rc" + n + "=(\\d+)").matcher(result.stdout());
-        assertThat(m.find()).as("VM %d finished", n).isTrue();
-        return Integer.parseInt(m.group(1));
+        return runs.rc("vm" + n);
     }
 
     static long memTotalKib(String console) {

@@ -2,7 +2,6 @@ package io.qingtian.e2e.pci;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.qingtian.lab.GuestInitramfs;
 import io.qingtian.lab.Lab;
 import io.qingtian.lab.LabRequest;
 import io.qingtian.lab.LabResult;
@@ -33,12 +32,7 @@ final class CardLab {
     static final String CMDLINE = "console=ttyS0 quiet reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
 
     /** First lines of every L2 init: file systems and the initramfs's modules. */
-    static final String L2_PRELUDE = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
-            mount -t devtmpfs devtmpfs /dev
-            """ + GuestInitramfs.LOAD_MODULES;
+    static final String L2_PRELUDE = io.qingtian.e2e.GuestInit.PRELUDE;
 
     /**
      * L1 shell functions.

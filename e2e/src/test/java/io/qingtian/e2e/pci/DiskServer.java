@@ -62,8 +62,11 @@ public final class DiskServer {
         VhostUserBlkServer server = VhostUserBlkServer.start(socket, backend, queues, ro);
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            System.out.println("disk-server " + file.getFileName() + ": " + server.stats());
+            // Bounded: a request stuck in the file must not keep the process alive after
+            // SIGTERM (the stuck threads are named on stderr).
+            boolean stopped = server.close(java.time.Duration.ofSeconds(5));
+            System.out.println("disk-server " + file.getFileName() + ": " + server.stats()
+                    + (stopped ? "" : " (exiting with a request still in progress)"));
             done.countDown();
         }));
         done.await();

@@ -3,10 +3,9 @@ package io.qingtian.e2e.trust;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.acpi.GuestPlatform;
+import io.qingtian.e2e.GuestInit;
+import io.qingtian.e2e.L2Runs;
 import io.qingtian.lab.GuestInitramfs;
-import io.qingtian.lab.Lab;
-import io.qingtian.lab.LabRequest;
-import io.qingtian.lab.LabResult;
 import io.qingtian.trust.crypto.Hex;
 import io.qingtian.trust.crypto.Sha384;
 import io.qingtian.trust.measure.EventLog;
@@ -37,10 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("lab")
 class AcpiMeasurementLabTest {
     static final String MARKER = GuestInitramfs.DEFAULT_MARKER;
-    static final String INIT = """
-            #!/bin/sh
-            mount -t proc proc /proc
-            mount -t sysfs sysfs /sys
+    static final String INIT = GuestInit.MOUNTS + """
             echo "%s"
             for t in /sys/firmware/acpi/tables/*; do
               [ -f "$t" ] && echo "acpi-table $(basename "$t") $(base64 "$t" | tr -d '\\n')"
@@ -54,7 +50,7 @@ class AcpiMeasurementLabTest {
 
     static EventLog cardLog;
     static String pcr4;
-    static LabResult result;
+    static L2Runs.Result runs;
 
     @BeforeAll
     static void measureThenBoot(@TempDir Path tmp) throws Exception {
@@ -64,30 +60,19 @@ class AcpiMeasurementLabTest {
         String otherPcr4 = Hex.of(new MeasuredBoot().acpiTables(GuestPlatform.forGuest(CPUS + 1, MEMORY).tables())
                 .pcrs().value(Pcr.ACPI_TABLES));
 
-        Path initramfs = tmp.resolve("l2.cpio");
-        GuestInitramfs.withInit(INIT).writeTo(initramfs);
-        String run = "qt hypervisor run --kernel \"$QT_GUEST_KERNEL\" --initramfs /tmp/l2.cpio --memory 256M --cpus " + CPUS
-                + " --cmdline 'console=ttyS0 panic=1 quiet'";
-        String script = String.join("\n",
-                "echo '=== measured'; " + run + " --expect-acpi-sha384 " + pcr4 + "; echo \"=== rc-measured=$?\"",
-                "echo '=== other'; " + run + " --expect-acpi-sha384 " + otherPcr4 + " 2>&1; echo \"=== rc-other=$?\"");
-        result = new Lab().run(LabRequest.of("sh", "-c", script).withFile(initramfs, "/tmp/l2.cpio")
-                .withTimeout(Duration.ofMinutes(10)));
-        System.out.println("acpi measurement lab run: " + result.timings());
-        System.out.println(result.stdout());
-        System.out.println(result.stderr());
+        String run = L2Runs.HYPERVISOR_RUN + " --cpus " + CPUS + " --cmdline 'console=ttyS0 panic=1 quiet'";
+        runs = new L2Runs()
+                .add("measured", run + " --expect-acpi-sha384 " + pcr4)
+                .add("other", run + " --expect-acpi-sha384 " + otherPcr4 + " 2>&1")
+                .run(tmp, INIT, Duration.ofMinutes(10), "acpi measurement");
     }
 
     static String section(String name) {
-        Matcher m = Pattern.compile("(?s)=== " + name + "\\n(.*?)=== rc-" + name + "=(\\d+)").matcher(result.stdout());
-        assertThat(m.find()).as("%s ran; stdout:%n%s%nstderr:%n%s", name, result.stdout(), result.stderr()).isTrue();
-        return m.group(1);
+        return runs.section(name);
     }
 
     static int rc(String name) {
-        Matcher m = Pattern.compile("=== rc-" + name + "=(\\d+)").matcher(result.stdout());
-        assertThat(m.find()).isTrue();
-        return Integer.parseInt(m.group(1));
+        return runs.rc(name);
     }
 
     /** Signature -> SHA-384 hex of each table the guest printed. */

@@ -29,8 +29,16 @@ final class ConsoleOutput implements AutoCloseable {
     private boolean broken;
     private Thread flusher;
 
+    private final long flushDelayNanos;
+
     ConsoleOutput(OutputStream out) {
+        this(out, TimeUnit.MILLISECONDS.toNanos(FLUSH_DELAY_MS));
+    }
+
+    /** With another pause before a partial line goes out (tests: one that never comes). */
+    ConsoleOutput(OutputStream out, long flushDelayNanos) {
         this.out = out;
+        this.flushDelayNanos = flushDelayNanos;
     }
 
     void write(int b) {
@@ -109,7 +117,7 @@ final class ConsoleOutput implements AutoCloseable {
                 if (closed) {
                     return;
                 }
-                long remaining = TimeUnit.MILLISECONDS.toNanos(FLUSH_DELAY_MS);
+                long remaining = flushDelayNanos;
                 while (remaining > 0 && !closed) {
                     try {
                         remaining = armed.awaitNanos(remaining);

@@ -115,7 +115,13 @@ public final class VcpuRunner implements Runnable {
                 synchronized (threadLock) {
                     pthread = 0;
                 }
-                Signals.consumePending(kickSet, zero);
+                // Every kick still queued, not just one: kicks sent while this thread was outside
+                // KVM_RUN (in a device handler) queue up (real-time signals do), and one left
+                // pending at thread exit is delivered as the thread unblocks its signals and ends
+                // the whole process (SIGRTMIN's default action).
+                while (Signals.consumePending(kickSet, zero) > 0) {
+                    // next
+                }
             }
         } catch (RuntimeException | Error e) {
             host.requestStop(new VmExit(ExitStatus.HYPERVISOR_ERROR, vcpu.id(), "vCPU " + vcpu.id() + " failed: " + e));

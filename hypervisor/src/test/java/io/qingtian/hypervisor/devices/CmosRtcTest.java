@@ -181,7 +181,8 @@ class CmosRtcTest {
             advance(Duration.ofSeconds(3)); // 05:17:46
             assertThat(reg(rtc, REG_C) & C_AF).isZero();
             advance(Duration.ofSeconds(5)); // 05:17:51: the alarm second went by
-            assertThat(irq.level()).isFalse(); // nobody looked yet; the timer thread may not have run
+            // (The line's level is not asserted here: the timer thread wakes on the real clock
+            // and may or may not have looked at the advanced test clock yet.)
             int c = reg(rtc, REG_C);
             assertThat(c & (C_AF | C_IRQF)).isEqualTo(C_AF | C_IRQF);
             assertThat(irq.risingEdges()).isGreaterThanOrEqualTo(1);

@@ -33,7 +33,9 @@ class ConsoleOutputTest {
     @Test
     void aLineIsOneHostWrite() {
         CountingStream s = new CountingStream();
-        try (ConsoleOutput out = new ConsoleOutput(s)) {
+        // No pause flush during the line: with the real 5 ms, a writer descheduled mid-line on
+        // a busy machine would see its line in two parts (correctly: the guest "paused").
+        try (ConsoleOutput out = new ConsoleOutput(s, Long.MAX_VALUE)) {
             for (byte b : "a line of console output\n".getBytes()) {
                 out.write(b);
             }

@@ -51,7 +51,7 @@ class TapUplinkTest {
             ip("route", "add", "10.213.0.0/16", "dev", ifname);
             Ipv4Address host = Ipv4Address.parse("172.31.213.1");
             ParsedFrame reply = null;
-            for (int attempt = 0; attempt < 20 && reply == null; attempt++) {
+            for (int attempt = 0; attempt < 120 && reply == null; attempt++) { // a late reply waits in the queue for the next look
                 byte[] echo = Frames.icmpEcho(port.mac(), port.subnet().gatewayMac(), port.ip(), host, 8, 0x4242,
                         attempt, "hello host".getBytes());
                 sw.fromPort(port, echo, echo.length);

@@ -1,5 +1,6 @@
 package io.qingtian.vhostuser.backend;
 
+import io.qingtian.sys.BoundedWait;
 import io.qingtian.sys.Errno;
 import io.qingtian.sys.Libc;
 import io.qingtian.sys.LinuxException;
@@ -9,6 +10,11 @@ import io.qingtian.vhostuser.protocol.VhostUserSocket;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -17,6 +23,10 @@ import java.util.logging.Logger;
  * connection at a time and, when that front-end goes away, waits for the next one, which
  * starts from a clean state. Other devices (other instances) are unaffected by anything
  * one front-end does.
+ *
+ * <p>Every thread serving this device (the acceptor, which runs the connection, its queue
+ * workers and their helpers, each started by the one before) belongs to one thread group, so
+ * that a close that does not finish in time can name exactly the threads it waits for.
  */
 public final class VhostUserBackend implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VhostUserBackend.class.getName());
@@ -25,7 +35,10 @@ public final class VhostUserBackend implements AutoCloseable {
     private final VhostUserDevice device;
     private final String name;
     private final int listenFd;
+    private final ThreadGroup threads;
     private final Thread acceptor;
+    private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    private final AtomicBoolean listenClosed = new AtomicBoolean();
     private volatile boolean closing;
     private volatile VhostUserSocket current;
     private volatile int connections;
@@ -35,7 +48,10 @@ public final class VhostUserBackend implements AutoCloseable {
         this.device = device;
         this.name = name;
         this.listenFd = listenFd;
-        this.acceptor = Thread.ofPlatform().daemon().name(name + "-vhost-user").unstarted(this::acceptLoop);
+        this.threads = new ThreadGroup(name);
+        // Threads inherit the group of the thread that creates them: the connection's workers
+        // are started by the acceptor, their helpers by the workers.
+        this.acceptor = Thread.ofPlatform().group(threads).daemon().name(name + "-vhost-user").unstarted(this::acceptLoop);
     }
 
     /**
@@ -85,60 +101,102 @@ public final class VhostUserBackend implements AutoCloseable {
     }
 
     private void acceptLoop() {
-        while (!closing) {
-            int fd;
-            try {
-                fd = UnixSockets.accept(listenFd);
-            } catch (LinuxException e) {
-                if (!closing) {
-                    LOG.log(Level.SEVERE, name + ": accept failed; no longer serving " + socketPath, e);
+        try {
+            while (!closing) {
+                int fd;
+                try {
+                    fd = UnixSockets.accept(listenFd);
+                } catch (LinuxException e) {
+                    if (!closing) {
+                        LOG.log(Level.SEVERE, name + ": accept failed; no longer serving " + socketPath, e);
+                    }
+                    return;
                 }
-                return;
+                VhostUserSocket s = new VhostUserSocket(fd);
+                current = s;
+                // close() sets closing before it reads current; this reads closing after setting
+                // current: one of the two sees the other, so a connection accepted while closing
+                // is never served.
+                if (closing) {
+                    s.close();
+                    return;
+                }
+                connections++;
+                LOG.info(name + ": front-end connected on " + socketPath);
+                try {
+                    new BackendConnection(name, device, s).serve();
+                } catch (Throwable t) {
+                    LOG.log(Level.SEVERE, name + ": connection handler failed", t);
+                    s.close();
+                } finally {
+                    current = null;
+                }
             }
-            if (closing) {
-                Libc.closeQuietly(fd);
-                return;
-            }
-            connections++;
-            VhostUserSocket s = new VhostUserSocket(fd);
-            current = s;
-            LOG.info(name + ": front-end connected on " + socketPath);
-            try {
-                new BackendConnection(name, device, s).serve();
-            } catch (Throwable t) {
-                LOG.log(Level.SEVERE, name + ": connection handler failed", t);
-                s.close();
-            } finally {
-                current = null;
-            }
+        } finally {
+            terminated.complete(null);
         }
     }
 
     /**
      * Stops accepting, ends the current connection (its workers complete the requests in
-     * hand first), and removes the socket file.
+     * hand first), and removes the socket file; waits for all that at most
+     * {@link BoundedWait#SHUTDOWN} (see {@link #close(Duration)}).
      */
     @Override
     public void close() {
-        if (closing) {
-            return;
+        close(BoundedWait.SHUTDOWN);
+    }
+
+    /**
+     * {@link #close()}, waiting at most {@code bound} for the connection and its workers to
+     * end. Returns true when everything has stopped. False when a request is stuck (a backend
+     * that does not return): the threads still busy are reported, the socket file is gone
+     * anyway, and what they use (guest memory, ring fds) is released by the connection
+     * itself once they return (see {@link #terminated()}). Calling it again waits again.
+     */
+    public boolean close(Duration bound) {
+        beginClose();
+        if (BoundedWait.join(acceptor, bound)) {
+            return true;
         }
-        closing = true;
-        UnixSockets.shutdown(listenFd);
-        VhostUserSocket s = current;
-        if (s != null) {
-            s.shutdown();
+        BoundedWait.report(name + ": close did not finish within " + bound.toMillis()
+                + " ms (a request is stuck); going on, its resources are released when it returns", liveThreads());
+        return false;
+    }
+
+    private synchronized void beginClose() {
+        if (!closing) {
+            closing = true;
+            UnixSockets.shutdown(listenFd);
+            VhostUserSocket s = current;
+            if (s != null) {
+                s.shutdown();
+            }
+            try {
+                Files.deleteIfExists(socketPath);
+            } catch (IOException e) {
+                LOG.warning(name + ": cannot remove " + socketPath + ": " + e.getMessage());
+            }
+            // The listening fd is closed by whoever comes last: never under the acceptor.
+            terminated.whenComplete((v, e) -> closeListenFd());
         }
-        try {
-            acceptor.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+    }
+
+    /** Completes when the acceptor, the connection and every worker have ended. */
+    public CompletableFuture<Void> terminated() {
+        return terminated.copy();
+    }
+
+    private void closeListenFd() {
+        if (listenClosed.compareAndSet(false, true)) {
+            Libc.closeQuietly(listenFd);
         }
-        Libc.closeQuietly(listenFd);
-        try {
-            Files.deleteIfExists(socketPath);
-        } catch (IOException e) {
-            LOG.warning(name + ": cannot remove " + socketPath + ": " + e.getMessage());
-        }
+    }
+
+    /** The threads serving this device now: acceptor, queue workers, helpers. */
+    List<Thread> liveThreads() {
+        Thread[] all = new Thread[threads.activeCount() + 16];
+        int n = threads.enumerate(all, true);
+        return List.copyOf(Arrays.asList(all).subList(0, n));
     }
 }

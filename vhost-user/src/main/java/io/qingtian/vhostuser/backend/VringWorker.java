@@ -1,10 +1,14 @@
 package io.qingtian.vhostuser.backend;
 
+import io.qingtian.sys.BoundedWait;
 import io.qingtian.sys.EventFd;
 import io.qingtian.sys.Libc;
 import io.qingtian.virtio.queue.DescriptorChain;
 import io.qingtian.virtio.queue.SplitQueue;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -34,6 +38,12 @@ import java.util.logging.Logger;
  * <p>Stopping is cooperative: {@link #stop} wakes the thread through a private eventfd and
  * joins it after every request in flight has completed and been published, so nothing is
  * half done when the ring changes hands (GET_VRING_BASE, a new memory table, disconnect).
+ * That wait has no bound on purpose: the ring's memory is unmapped or handed to a new owner
+ * right after, and a request still running would then fault the process or write into a ring
+ * that is no longer ours. When it lasts longer than {@link BoundedWait#SHUTDOWN} the threads
+ * it waits for are reported; bounding a shutdown is the job of
+ * {@link VhostUserBackend#close(java.time.Duration)}, which stops waiting and leaves the
+ * release to this thread.
  */
 final class VringWorker implements Runnable {
     private static final Logger LOG = Logger.getLogger(VringWorker.class.getName());
@@ -68,6 +78,8 @@ final class VringWorker implements Runnable {
     private final Object usedLock = new Object();
     private final ArrayDeque<DescriptorChain> spareChains = new ArrayDeque<>();
     private ExecutorService helpers;
+    /** The helper threads started so far (for reports of a stop that takes long). */
+    private final List<Thread> helperThreads = new CopyOnWriteArrayList<>();
     private int handedOff;
     /** Inline completions added but not yet published (guarded by usedLock). */
     private int unpublished;
@@ -267,7 +279,12 @@ final class VringWorker implements Runnable {
             handedOff++;
         }
         if (helpers == null) {
-            helpers = Executors.newFixedThreadPool(HELPERS, Thread.ofPlatform().daemon().name(name + "-io-", 0).factory());
+            java.util.concurrent.ThreadFactory f = Thread.ofPlatform().daemon().name(name + "-io-", 0).factory();
+            helpers = Executors.newFixedThreadPool(HELPERS, r -> {
+                Thread t = f.newThread(r);
+                helperThreads.add(t);
+                return t;
+            });
         }
         helpers.execute(() -> {
             int len = 0;
@@ -324,10 +341,21 @@ final class VringWorker implements Runnable {
         }
     }
 
-    /** Wakes and joins the thread; returns the next avail index to resume from. */
+    /**
+     * Wakes and joins the thread; returns the next avail index to resume from. Waits as long as
+     * a request in hand takes (see the class comment), reporting the threads it waits for once
+     * {@link BoundedWait#SHUTDOWN} has passed.
+     */
     int stop() {
         stopping = true;
         new EventFd().signal(stopFd);
+        if (!BoundedWait.join(thread, BoundedWait.SHUTDOWN)) {
+            List<Thread> busy = new ArrayList<>();
+            busy.add(thread);
+            busy.addAll(helperThreads);
+            BoundedWait.report(name + ": stopping the ring waits for a request in progress (" + handedOffNow()
+                    + " on helper threads); the ring is released when it completes", busy);
+        }
         boolean interrupted = false;
         while (true) {
             try {
@@ -342,5 +370,11 @@ final class VringWorker implements Runnable {
         }
         Libc.closeQuietly(stopFd);
         return queue.nextAvail();
+    }
+
+    private int handedOffNow() {
+        synchronized (usedLock) {
+            return handedOff;
+        }
     }
 }

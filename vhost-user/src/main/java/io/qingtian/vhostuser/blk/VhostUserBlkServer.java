@@ -7,6 +7,8 @@ import io.qingtian.virtio.queue.DescriptorChain;
 import io.qingtian.vhostuser.backend.VhostUserBackend;
 import io.qingtian.vhostuser.backend.VhostUserDevice;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A vhost-user-blk device: serves a {@link BlockBackend} as a virtio-blk disk on a unix
@@ -100,11 +102,26 @@ public final class VhostUserBlkServer implements AutoCloseable {
 
     /**
      * Stops serving: in-flight requests complete, workers stop, the socket file is removed.
-     * Does not close the {@link BlockBackend} (its owner does).
+     * Waits at most {@link io.qingtian.sys.BoundedWait#SHUTDOWN} (see {@link #close(Duration)}).
+     * Does not close the {@link BlockBackend} (its owner does, once {@link #terminated()}).
      */
     @Override
     public void close() {
         backend.close();
+    }
+
+    /**
+     * {@link #close()} waiting at most {@code bound}; false when a request is still running
+     * in the {@link BlockBackend} (reported with the threads involved). The backend must then
+     * stay open until {@link #terminated()} completes.
+     */
+    public boolean close(Duration bound) {
+        return backend.close(bound);
+    }
+
+    /** Completes when no thread of this server runs any more (no request can touch the backend). */
+    public CompletableFuture<Void> terminated() {
+        return backend.terminated();
     }
 
     @Override

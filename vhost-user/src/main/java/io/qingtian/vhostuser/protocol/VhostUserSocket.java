@@ -100,10 +100,13 @@ public final class VhostUserSocket implements AutoCloseable {
 
     /**
      * Shuts the connection down without closing the fd: a thread blocked in {@link #receive}
-     * wakes up and sees end-of-file. Safe from any thread; the owner still calls close.
+     * wakes up and sees end-of-file. Safe from any thread; the owner still calls close. After
+     * {@link #close} it does nothing: the fd number may already belong to another file.
      */
-    public void shutdown() {
-        UnixSockets.shutdown(fd);
+    public synchronized void shutdown() {
+        if (!closed) {
+            UnixSockets.shutdown(fd);
+        }
     }
 
     /** Shuts the socket down and closes it; called by the thread that owns the socket. */

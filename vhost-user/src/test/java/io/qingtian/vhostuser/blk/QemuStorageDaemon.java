@@ -24,8 +24,10 @@ public final class QemuStorageDaemon implements AutoCloseable {
                 "--export", "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=" + socket
                         + ",writable=" + (writable ? "on" : "off") + ",num-queues=" + queues))
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!Files.exists(socket)) {
+        // Ready means listening: the socket file appears at bind(), a moment before listen(),
+        // and a connect in between is refused.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!listening(socket)) {
             if (!p.isAlive() || System.nanoTime() > deadline) {
                 p.destroyForcibly();
                 throw new IOException("qemu-storage-daemon did not start: " + Files.readString(log));
@@ -33,6 +35,18 @@ public final class QemuStorageDaemon implements AutoCloseable {
             Thread.sleep(20);
         }
         return new QemuStorageDaemon(p, log);
+    }
+
+    /** Whether a unix socket bound to {@code path} is listening (/proc/net/unix: flags __SO_ACCEPTCON). */
+    static boolean listening(Path path) throws IOException {
+        String want = " " + path.toAbsolutePath();
+        for (String line : Files.readAllLines(Path.of("/proc/net/unix"))) {
+            String[] f = line.trim().split("\\s+");
+            if (line.endsWith(want) && f.length >= 8 && f[3].equals("00010000")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public String log() throws IOException {

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * harness (and so the codec both sides share) speaks real vhost-user, not just to itself.
  */
 @Tag("qemu")
-@Timeout(60)
+@Timeout(120) // a hang fails; a slow machine does not
 class QemuStorageDaemonInteropTest {
     @TempDir
     Path dir;
