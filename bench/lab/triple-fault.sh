@@ -9,10 +9,11 @@
 #   VMMS    any of "ours qemu" (default both)
 #   CPUS    L2 vCPUs (default 1)
 #   CMDLINE L2 kernel command line (default "console=ttyS0 panic=1 reboot=k")
+# A boot ends as: ok (the kernel's reboot after its panic), FAULT (triple fault), HANG (no end
+# within ~110 s; ours then dumps each vCPU's registers and last exits), or other.
 # Environment: TRACE=1 records KVM's tracepoints in L1 (ftrace) and prints the last ones before
 # each fault; EXTRA="..." adds flags to our `qt hypervisor run`; QEMU_CPU (default host) is
-# QEMU's -cpu. A boot ends as: ok (the kernel's reboot after its panic), FAULT (triple fault),
-# or other (timeout, hypervisor error: the log tail is printed).
+# QEMU's -cpu. The console and stderr tail of every boot that did not end ok is printed.
 set -euo pipefail
 BOOTS=${1:-15}
 VMMS=${2:-"ours qemu"}
@@ -45,15 +46,16 @@ if [ "$TRACE" = 1 ]; then
     echo "trace: kvm events on"
 fi
 run_ours() {
-    timeout -k 5 120 qt hypervisor run --kernel "$QT_GUEST_KERNEL" --memory 256M --cpus $CPUS --cmdline "$CMD" $EXTRA \
-        > /tmp/l2.log 2>&1
+    # --timeout -v: a hung guest ends with status 6 and a dump of each vCPU's state and last exits
+    timeout -k 5 150 qt hypervisor run --kernel "$QT_GUEST_KERNEL" --memory 256M --cpus $CPUS --cmdline "$CMD" $EXTRA \
+        --timeout 110 -v > /tmp/l2.log 2>&1
 }
 run_qemu() {
-    timeout -k 5 120 /tmp/qemu/lib/ld-linux-x86-64.so.2 --library-path /tmp/qemu/lib /tmp/qemu/qemu-system-x86_64 \
+    timeout -k 5 110 /tmp/qemu/lib/ld-linux-x86-64.so.2 --library-path /tmp/qemu/lib /tmp/qemu/qemu-system-x86_64 \
         -L /tmp/qemu/fw -M q35,accel=kvm -cpu $QEMU_CPU -smp $CPUS -m 256M -nodefaults -no-user-config -nographic \
         -serial stdio -no-reboot -kernel "$QT_GUEST_KERNEL" -append "$CMD" > /tmp/l2.log 2>&1
 }
-for v in $VMMS; do eval "ok_$v=0 fault_$v=0 other_$v=0"; done
+for v in $VMMS; do eval "ok_$v=0 fault_$v=0 hang_$v=0 other_$v=0"; done
 for i in $(seq 1 $BOOTS); do
     for v in $VMMS; do
         [ "$TRACE" = 1 ] && echo > $T/trace
@@ -61,18 +63,23 @@ for i in $(seq 1 $BOOTS); do
         rc=0; run_$v || rc=$?
         t1=$(cut -d' ' -f1 /proc/uptime)
         # ours: 3 = the guest rebooted, 4 = triple fault. QEMU (-no-reboot) exits 0 both on the
-        # kernel's reboot and on a triple fault: only the reboot prints "Rebooting in".
+        # kernel's reboot and on a triple fault: only the reboot prints "Rebooting in"; stopped
+        # by timeout's SIGTERM it says "terminating on signal".
         if [ $v = ours ]; then
-            case $rc in 3) r=ok;; 4) r=FAULT;; *) r=other;; esac
+            case $rc in 3) r=ok;; 4) r=FAULT;; 6) r=HANG;; *) r=other;; esac
         elif grep -q "Rebooting in" /tmp/l2.log; then r=ok
+        elif grep -q "terminating on signal" /tmp/l2.log || [ $rc = 124 ] || [ $rc = 143 ]; then r=HANG
         elif [ $rc = 0 ]; then r=FAULT
         else r=other
         fi
-        case $r in ok) eval "ok_$v=\$((ok_$v+1))";; FAULT) eval "fault_$v=\$((fault_$v+1))";; *) eval "other_$v=\$((other_$v+1))";; esac
+        case $r in
+            ok) eval "ok_$v=\$((ok_$v+1))";; FAULT) eval "fault_$v=\$((fault_$v+1))";;
+            HANG) eval "hang_$v=\$((hang_$v+1))";; *) eval "other_$v=\$((other_$v+1))";;
+        esac
         echo "boot $i $v rc=$rc $r $(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.1f s", b-a}') lines=$(wc -l < /tmp/l2.log)"
         if [ $r != ok ]; then
             echo "---- $v boot $i: last lines of the console and stderr"
-            tail -n 70 /tmp/l2.log | tr -d '\r'
+            tail -n 90 /tmp/l2.log | tr -d '\r'
             if [ "$TRACE" = 1 ]; then
                 echo "---- $v boot $i: last KVM trace events"
                 grep -v '^#' $T/trace | tail -n 150
@@ -81,7 +88,7 @@ for i in $(seq 1 $BOOTS); do
         fi
     done
 done
-for v in $VMMS; do eval "echo \"summary $v: boots $BOOTS ok \$ok_$v faults \$fault_$v other \$other_$v\""; done
+for v in $VMMS; do eval "echo \"summary $v: boots $BOOTS ok \$ok_$v faults \$fault_$v hangs \$hang_$v other \$other_$v\""; done
 L1
 } > "$W/l1.sh"
 ./qt lab run --timeout $((BOOTS * 150 * $(wc -w <<< "$VMMS") + 120)) "${files[@]}" --file "$W/l1.sh:/tmp/l1.sh" \
