@@ -14,6 +14,10 @@
 # Environment: TRACE=1 records KVM's tracepoints in L1 (ftrace) and prints the last ones before
 # each fault; EXTRA="..." adds flags to our `qt hypervisor run`; QEMU_CPU (default host) is
 # QEMU's -cpu. The console and stderr tail of every boot that did not end ok is printed.
+# INTLOG=FILE makes the host's QEMU (L0, which emulates SVM for L1) log every exception and
+# interrupt it delivers (-d int) to FILE, and prints its double-fault chains at the end: on AMD,
+# KVM resets a vCPU after a triple fault, so L0's log (and TRACE=1's kvm_exit RIP) are where the
+# faulting context survives. FILE grows by ~100 MB per boot.
 set -euo pipefail
 BOOTS=${1:-15}
 VMMS=${2:-"ours qemu"}
@@ -91,5 +95,16 @@ done
 for v in $VMMS; do eval "echo \"summary $v: boots $BOOTS ok \$ok_$v faults \$fault_$v hangs \$hang_$v other \$other_$v\""; done
 L1
 } > "$W/l1.sh"
+if [ -n "${INTLOG:-}" ]; then
+    # The lab starts qemu-system-x86_64 from PATH: a wrapper first in PATH adds the logging.
+    mkdir -p "$W/bin"
+    printf '#!/bin/sh\nexec %s "$@" -d int -D %q\n' "$(command -v qemu-system-x86_64)" "$INTLOG" > "$W/bin/qemu-system-x86_64"
+    chmod +x "$W/bin/qemu-system-x86_64"
+    export PATH="$W/bin:$PATH"
+fi
 ./qt lab run --timeout $((BOOTS * 150 * $(wc -w <<< "$VMMS") + 120)) "${files[@]}" --file "$W/l1.sh:/tmp/l1.sh" \
     -- sh /tmp/l1.sh | tr -d '\r'
+if [ -n "${INTLOG:-}" ] && [ -f "$INTLOG" ]; then
+    echo "---- L0 double-fault chains (check_exception into #DF, and what followed a #DF)"
+    grep -n -B2 -A2 "check_exception old: 0x[0-9a-f]* new 0x8\|check_exception old: 0x8 " "$INTLOG" | tail -n 60 || true
+fi
