@@ -47,6 +47,11 @@ if [ "$TRACE" = 1 ]; then
     mount -t tracefs nodev $T 2>/dev/null || true
     echo 8192 > $T/buffer_size_kb
     echo 1 > $T/events/kvm/enable
+    # Freeze the buffer at the first sign of trouble, so the lead-up is kept: a SHUTDOWN exit
+    # (127), or a nested page fault on a reserved-bit (MMIO) entry while an event is being
+    # delivered (1024 with EXITINTINFO valid): the livelock seen when L2 runs with a bogus CR3.
+    echo 'traceoff if exit_reason == 127 || (exit_reason == 1024 && intr_info != 0 && info1 & 8)' \
+        > $T/events/kvm/kvm_exit/trigger 2>/dev/null || echo "trace: no traceoff trigger (filter refused)"
     echo "trace: kvm events on"
 fi
 run_ours() {
@@ -62,7 +67,7 @@ run_qemu() {
 for v in $VMMS; do eval "ok_$v=0 fault_$v=0 hang_$v=0 other_$v=0"; done
 for i in $(seq 1 $BOOTS); do
     for v in $VMMS; do
-        [ "$TRACE" = 1 ] && echo > $T/trace
+        [ "$TRACE" = 1 ] && { echo > $T/trace; echo 1 > $T/tracing_on; }
         t0=$(cut -d' ' -f1 /proc/uptime)
         rc=0; run_$v || rc=$?
         t1=$(cut -d' ' -f1 /proc/uptime)
@@ -88,6 +93,14 @@ for i in $(seq 1 $BOOTS); do
                 echo "---- $v boot $i: last KVM trace events"
                 grep -v '^#' $T/trace | tail -n 150
             fi
+            # RIPs of the end state resolved against L1's own symbols: an L2 whose saved state was
+            # replaced by L1's host state shows RIPs in L1's kvm_amd (module space).
+            for a in $(grep -o 'rip[= ]0x[0-9a-f]*\|rip[= ][0-9a-f]\{16\}' /tmp/l2.log $( [ "$TRACE" = 1 ] && echo $T/trace) 2>/dev/null \
+                       | grep -o '[0-9a-f]\{16\}$' | sort -ru | head -5); do
+                # equal-length lowercase hex strings sort like the numbers (busybox awk has no strtonum)
+                awk -v a=$a '$1 <= a && $1 > best { best = $1; s = $3 " " $4 }
+                     END { if (best != "") print "L1 symbol for " a ": " s " (starts at " best ")" }' /proc/kallsyms
+            done
             echo "----"
         fi
     done
