@@ -135,6 +135,10 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
                 state = "(state unavailable: " + e.getMessage() + ")";
             }
             out.add("vCPU " + v.id() + ": exits=" + runners.get(i).exits() + " " + state);
+            // The lead-up to a hang: what this vCPU last exited for (issue: lab triple faults/hangs).
+            for (io.qingtian.hypervisor.vcpu.ExitRing.Entry e : runners.get(i).exitRing().entries()) {
+                out.add("vCPU " + v.id() + ":   " + e.describe());
+            }
         }
         return out;
     }

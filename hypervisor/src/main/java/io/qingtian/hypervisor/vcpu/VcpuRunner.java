@@ -12,6 +12,7 @@ import io.qingtian.sys.Signals;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.function.Consumer;
 
 /**
  * The run loop of one vCPU, on its own platform thread: KVM_RUN, read the exit from the
@@ -25,6 +26,12 @@ import java.lang.foreign.ValueLayout;
  * outside, the signal stays pending (blocked) and the next KVM_RUN returns EINTR before
  * entering the guest, so a kick is never lost. The loop then removes the pending signal with
  * a zero-timeout sigtimedwait and checks the stop flag. No handler runs, ever.
+ *
+ * <h2>Crash report</h2>
+ * Every exit (and every EINTR return) goes into a preallocated {@link ExitRing} with the guest
+ * RIP that KVM syncs into kvm_run ({@link SyncedRip}); when the guest triple-faults or KVM cannot
+ * run it, the thread prints a {@link CrashReport} (registers, pending events, the last exits)
+ * before it reports the outcome.
  */
 public final class VcpuRunner implements Runnable {
     private static volatile int kickSignal;
@@ -36,6 +43,8 @@ public final class VcpuRunner implements Runnable {
     private final Object threadLock = new Object();
     private long pthread; // guarded by threadLock; 0 when not running
     private long exits;
+    private final ExitRing ring = new ExitRing();
+    private final Consumer<String> crashReports;
 
     /** What the loop needs from its VM: the stop flag, and where to report outcomes. */
     public interface VcpuHost {
@@ -60,10 +69,19 @@ public final class VcpuRunner implements Runnable {
     }
 
     public VcpuRunner(KvmVcpu vcpu, Bus pio, Bus mmio, VcpuHost host) {
+        this(vcpu, pio, mmio, host, report -> {
+            System.err.print(report);
+            System.err.flush();
+        });
+    }
+
+    /** @param crashReports where the {@link CrashReport} goes (standard error by default) */
+    public VcpuRunner(KvmVcpu vcpu, Bus pio, Bus mmio, VcpuHost host, Consumer<String> crashReports) {
         this.vcpu = vcpu;
         this.pio = pio;
         this.mmio = mmio;
         this.host = host;
+        this.crashReports = crashReports;
     }
 
     /** The real-time signal used to kick vCPU threads out of KVM_RUN (SIGRTMIN). */
@@ -83,6 +101,11 @@ public final class VcpuRunner implements Runnable {
     /** Exits handled so far (read after the thread ended, or approximately while it runs). */
     public long exits() {
         return exits;
+    }
+
+    /** The last exits of this vCPU (read after the thread ended, or from the vCPU thread itself). */
+    public ExitRing exitRing() {
+        return ring;
     }
 
     /** Makes this vCPU leave KVM_RUN (or not enter it again) soon; safe from any thread. */
@@ -130,6 +153,8 @@ public final class VcpuRunner implements Runnable {
 
     private void loop(MemorySegment kickSet, MemorySegment zero) {
         KvmRun run = vcpu.kvmRun();
+        SyncedRip rip = new SyncedRip(run);
+        rip.enable();
         // Parking is only safe after a KVM_RUN that returned EINTR: after an I/O or MMIO exit the
         // instruction completes only on the next KVM_RUN (api.rst, KVM_RUN: "the corresponding
         // operations are complete (and guest state is consistent) only after userspace has
@@ -147,9 +172,13 @@ public final class VcpuRunner implements Runnable {
             if (vcpu.run() < 0) {
                 int errno = NativeCall.errno();
                 if (errno == Errno.EINTR || errno == Errno.EAGAIN) {
+                    ring.record(ExitRing.EINTR, rip.rip());
                     consistent = true;
                     Signals.consumePending(kickSet, zero);
                     continue;
+                }
+                if (errno == Errno.EINVAL && exits == 0 && rip.disable()) {
+                    continue; // a KVM without synced registers: the ring goes without RIPs
                 }
                 host.requestStop(new VmExit(ExitStatus.HYPERVISOR_ERROR, vcpu.id(),
                         "KVM_RUN failed on vCPU " + vcpu.id() + ": " + Errno.name(errno)));
@@ -157,15 +186,25 @@ public final class VcpuRunner implements Runnable {
             }
             exits++;
             consistent = false;
-            switch (run.exitReason()) {
-                case KvmExit.IO -> handleIo(run);
-                case KvmExit.MMIO -> handleMmio(run);
-                case KvmExit.INTR, KvmExit.IRQ_WINDOW_OPEN -> Signals.consumePending(kickSet, zero);
+            int reason = run.exitReason();
+            switch (reason) {
+                case KvmExit.IO -> handleIo(run, rip.rip());
+                case KvmExit.MMIO -> handleMmio(run, rip.rip());
+                case KvmExit.INTR, KvmExit.IRQ_WINDOW_OPEN -> {
+                    ring.record(reason, rip.rip());
+                    Signals.consumePending(kickSet, zero);
+                }
                 case KvmExit.HLT -> {
+                    ring.record(reason, rip.rip());
                     host.halted(vcpu.id());
                     return;
                 }
                 default -> {
+                    ring.record(reason, rip.rip());
+                    if (isCrash(reason) || reason == KvmExit.SYSTEM_EVENT
+                            && run.systemEventType() == KvmExit.SYSTEM_EVENT_CRASH) {
+                        report(run);
+                    }
                     host.requestStop(outcome(run));
                     return;
                 }
@@ -173,28 +212,55 @@ public final class VcpuRunner implements Runnable {
         }
     }
 
-    private void handleIo(KvmRun run) {
+    /** Exits after which the guest cannot go on: the ones that get a crash report. */
+    static boolean isCrash(int reason) {
+        return switch (reason) {
+            case KvmExit.SHUTDOWN, KvmExit.INTERNAL_ERROR, KvmExit.FAIL_ENTRY, KvmExit.EXCEPTION, KvmExit.UNKNOWN -> true;
+            default -> false;
+        };
+    }
+
+    private void report(KvmRun run) {
+        try {
+            crashReports.accept(CrashReport.build(vcpu, run, ring));
+        } catch (RuntimeException e) {
+            // the report is a diagnostic: its failure must not hide the outcome
+        }
+    }
+
+    private void handleIo(KvmRun run, long guestRip) {
         int port = run.ioPort();
         int size = run.ioSize();
         int count = run.ioCount();
         if (run.ioDirection() == KvmExit.IO_OUT) {
+            ring.record(KvmExit.IO, true, port, size, count, count > 0 ? run.ioData(0, size) : 0, guestRip);
             for (int i = 0; i < count; i++) {
                 pio.write(port, size, run.ioData(i, size));
             }
         } else {
+            ring.record(KvmExit.IO, false, port, size, count, 0, guestRip);
             for (int i = 0; i < count; i++) {
-                run.ioData(i, size, pio.read(port, size));
+                long v = pio.read(port, size);
+                run.ioData(i, size, v);
+                if (i == 0) {
+                    ring.setLastValue(v);
+                }
             }
         }
     }
 
-    private void handleMmio(KvmRun run) {
+    private void handleMmio(KvmRun run, long guestRip) {
         long addr = run.mmioPhysAddr();
         int len = Math.min(run.mmioLen(), 8);
         if (run.mmioIsWrite()) {
-            mmio.write(addr, len, run.mmioData(len));
+            long v = run.mmioData(len);
+            ring.record(KvmExit.MMIO, true, addr, len, 1, v, guestRip);
+            mmio.write(addr, len, v);
         } else {
-            run.mmioData(mmio.read(addr, len));
+            ring.record(KvmExit.MMIO, false, addr, len, 1, 0, guestRip);
+            long v = mmio.read(addr, len);
+            run.mmioData(v);
+            ring.setLastValue(v);
         }
     }
 
