@@ -6,7 +6,7 @@ package io.qingtian.lab;
  * <p>Channels (all 8250 UARTs, which the Debian kernel has built in; each is a unix socket on
  * the host): ttyS0 = kernel console (kept as the console log), ttyS1 = the command's stdout,
  * ttyS2 = its stderr, ttyS3 = control lines {@code qt-lab: ready}, {@code qt-lab: exit N},
- * {@code qt-lab: error ...}, {@code qt-lab: jvm-crash FILE SIGNAL: FRAME}. The data ports are set raw so bytes pass unchanged (no CR/LF
+ * {@code qt-lab: error ...}, {@code qt-lab: jvm-crash FILE SIGNAL: FRAME}, {@code qt-lab: l2-triple-fault FILE}. The data ports are set raw so bytes pass unchanged (no CR/LF
  * translation). Results come back over these ports: a command that wants to return a file
  * prints it (e.g. {@code base64 FILE}) or writes it to an extra writable disk
  * ({@link LabRequest#withDisk}); init runs {@code sync} before it reports the exit status.
@@ -56,6 +56,7 @@ final class L1Init {
                 # A JVM that dies of a fatal error leaves hs_err_pidN.log in its working directory
                 # (or /tmp): report each one as it appears, with its signal and frame, so the host
                 # knows at once (a dead back-end otherwise shows only as a guest waiting for ever).
+                # Likewise an L2 guest's triple fault logged by qt hypervisor run.
                 ( seen=" "; while sleep 3; do
                     for f in $(find / -xdev -maxdepth 4 -name 'hs_err_pid*.log' 2>/dev/null); do
                         case "$seen" in *" $f "*) continue;; esac
@@ -63,6 +64,12 @@ final class L1Init {
                         sig=$(grep -m1 -o 'SIG[A-Z]* (0x[0-9a-f]*)' "$f")
                         frame=$(grep -m1 -A1 '^# Problematic frame' "$f" | tail -1 | cut -c3-162)
                         echo "qt-lab: jvm-crash $f ${sig:-unknown signal}: $frame" >&3
+                    done
+                    # An L2 triple fault, as our hypervisor reports it, in the logs tests keep in /tmp.
+                    for f in $(grep -l -s 'guest triple fault (KVM_EXIT_SHUTDOWN)' /tmp/*.log /tmp/*.err /tmp/*.out /tmp/*/*.log); do
+                        case "$seen" in *" $f "*) continue;; esac
+                        seen="$seen$f "
+                        echo "qt-lab: l2-triple-fault $f" >&3
                     done; done ) </dev/null >/dev/null 2>&1 &
                 crashwatch=$!
                 sh /qt-lab/command </dev/null >/dev/ttyS1 2>/dev/ttyS2

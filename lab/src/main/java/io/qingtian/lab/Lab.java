@@ -53,6 +53,9 @@ public final class Lab {
     private static final String EXIT = "qt-lab: exit ";
     private static final String ERROR = "qt-lab: error ";
     private static final String JVM_CRASH = "qt-lab: jvm-crash ";
+    private static final String L2_TRIPLE_FAULT = "qt-lab: l2-triple-fault ";
+    /** How {@code qt hypervisor run} reports an L2 triple fault (VcpuRunner). */
+    private static final String TRIPLE_FAULT_LINE = "guest triple fault (KVM_EXIT_SHUTDOWN)";
 
     private final LabCache cache;
     private final Path dist;
@@ -140,9 +143,13 @@ public final class Lab {
     }
 
     /**
-     * A JVM in L1 died of SIGILL. The same class files run everywhere else, and the JIT only
-     * emits instructions the (emulated) CPU claims to have, so this is QEMU TCG executing code
-     * another L1 vCPU thread was patching (bench/pci/README.md has the case that found it).
+     * A JVM in L1 died of SIGILL, or an L2 guest triple-faulted. The same class files run
+     * everywhere else, and the JIT only emits instructions the (emulated) CPU claims to have, so
+     * a SIGILL is QEMU TCG executing code another L1 vCPU thread was patching (bench/pci/README.md
+     * has the case that found it). L2 triple faults came at the guest's very first exit, with no
+     * device of ours touched, and a hung L2 showed L1's own RIP, RSP and CR3 in its saved state:
+     * the nested SVM underneath (QEMU 7.2 TCG, or L1 KVM on it) corrupts the guest's state
+     * (bench/lab/triple-fault.sh reproduces it).
      */
     private static final class EmulatorFault extends IOException {
         EmulatorFault(String message) {
@@ -228,6 +235,17 @@ public final class Lab {
                             throw new EmulatorFault("a JVM in L1 died of SIGILL (" + crash + "), an emulated-CPU fault");
                         }
                     }
+                    if (!control.l2TripleFaults.isEmpty()) {
+                        err.append(("lab: an L2 guest triple-faulted (" + control.l2TripleFaults.getFirst() + ")\n")
+                                .getBytes(StandardCharsets.UTF_8));
+                        if (mayRerun) {
+                            p.destroyForcibly();
+                            p.onExit().join();
+                            throw new EmulatorFault("an L2 guest triple-faulted (" + control.l2TripleFaults.getFirst()
+                                    + "), an emulated-SVM fault");
+                        }
+                        control.l2TripleFaults.clear();
+                    }
                     if (!finished && control.exitAt != Control.NOT_YET && System.nanoTime() - control.exitAt > POWEROFF_GRACE_NANOS) {
                         // The command's status is in; an L1 that does not power off must not turn it into a timeout.
                         p.destroyForcibly();
@@ -257,6 +275,9 @@ public final class Lab {
             long command = ready && control.exitAt != Control.NOT_YET ? (control.exitAt - control.readyAt) / 1_000_000 : -1;
             LabResult.Timings timings = new LabResult.Timings(boot, command);
             if (!finished) {
+                if (mayRerun && (out.text().contains(TRIPLE_FAULT_LINE) || err.text().contains(TRIPLE_FAULT_LINE))) {
+                    throw new EmulatorFault("the command timed out after an L2 guest triple-faulted, an emulated-SVM fault");
+                }
                 return new LabResult(TIMEOUT_EXIT, out.text(), err.text(), true, timings, console.text(), List.copyOf(control.jvmCrashes));
             }
             if (stopping.get()) {
@@ -276,6 +297,9 @@ public final class Lab {
             }
             if (!control.errors.isEmpty()) {
                 err.append(("lab: " + String.join("; ", control.errors) + "\n").getBytes(StandardCharsets.UTF_8));
+            }
+            if (mayRerun && control.exitCode != 0 && (out.text().contains(TRIPLE_FAULT_LINE) || err.text().contains(TRIPLE_FAULT_LINE))) {
+                throw new EmulatorFault("the command failed after an L2 guest triple-faulted, an emulated-SVM fault");
             }
             return new LabResult(control.exitCode, out.text(), err.text(), false, timings, console.text(), List.copyOf(control.jvmCrashes));
         } finally {
@@ -412,6 +436,7 @@ public final class Lab {
         volatile Integer exitCode;
         final List<String> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
         final List<String> jvmCrashes = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<String> l2TripleFaults = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         @Override
         public void append(byte[] bytes) {
@@ -439,6 +464,8 @@ public final class Lab {
                 errors.add(l.substring(ERROR.length()));
             } else if (l.startsWith(JVM_CRASH)) {
                 jvmCrashes.add(l.substring(JVM_CRASH.length()));
+            } else if (l.startsWith(L2_TRIPLE_FAULT)) {
+                l2TripleFaults.add(l.substring(L2_TRIPLE_FAULT.length()));
             }
         }
     }

@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The nested lab end to end: QEMU TCG boots the stock Debian kernel as L1 with kvm-amd, and
@@ -81,32 +83,38 @@ class LabTest {
         assertThat(new String(Files.readAllBytes(results), 0, 16, StandardCharsets.US_ASCII)).isEqualTo("result-on-disk\n\0");
     }
 
-    @Test
-    void aJvmDyingOfSigillInL1IsReportedAndTheRunRepeatsInAFreshL1() throws Exception {
-        // The fault is injected as the JVM leaves it: an hs_err file naming SIGILL. The first L1
-        // marks a disk that outlives it and then hangs, as a test whose back-end died would; the
-        // lab must notice the crash, stop that L1 and run the command again in a fresh one.
-        Path script = tmp.resolve("crash.sh");
+    /**
+     * Emulator faults are injected as they show: the hs_err file a JVM dying of SIGILL leaves,
+     * and the line qt hypervisor run logs for an L2 triple fault. The first L1 marks a disk that
+     * outlives it and then hangs, as a test whose back-end or guest died would; the lab must
+     * notice, stop that L1 and run the command again in a fresh one.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "/tmp/card/hs_err_pid428.log | #\\n#  SIGILL (0x4) at pc=0x00007ff43d746724, pid=428, tid=512\\n# Problematic frame:\\n# J 1130 c1 Foo.bar()V\\n"
+                + " | lab: a JVM in L1 crashed: /tmp/card/hs_err_pid428.log SIGILL (0x4): J 1130 c1 Foo.bar()V",
+        "/tmp/l2.log | qt hypervisor: guest triple fault (KVM_EXIT_SHUTDOWN) on vCPU 0\\n"
+                + " | lab: an L2 guest triple-faulted (/tmp/l2.log)"})
+    void anEmulatorFaultStopsThatL1AndTheCommandRunsAgainInAFreshOne(String file, String content, String report) throws Exception {
+        Path script = tmp.resolve("fault.sh");
         Files.writeString(script, """
                 if [ "$(head -c 4 /dev/vdb)" = "seen" ]; then echo second-run; exit 0; fi
                 echo seen > /dev/vdb; sync
-                mkdir -p /tmp/card
-                printf '#\\n#  SIGILL (0x4) at pc=0x00007ff43d746724, pid=428, tid=512\\n# Problematic frame:\\n# J 1130 c1 Foo.bar()V\\n' > /tmp/card/hs_err_pid428.log
+                mkdir -p $(dirname %s)
+                printf '%s' > %s
                 echo first-run; sleep 600
-                """);
+                """.formatted(file, content, file));
         Path marker = tmp.resolve("marker.img");
         Files.write(marker, new byte[1 << 20]);
         ByteArrayOutputStream streamedOut = new ByteArrayOutputStream();
         ByteArrayOutputStream streamedErr = new ByteArrayOutputStream();
         long t0 = System.nanoTime();
-        LabResult r = LAB.run(LabRequest.of("sh", "/tmp/crash.sh").withFile(script, "/tmp/crash.sh").withDisk(marker, true)
+        LabResult r = LAB.run(LabRequest.of("sh", "/tmp/fault.sh").withFile(script, "/tmp/fault.sh").withDisk(marker, true)
                 .withTimeout(Duration.ofMinutes(5)), streamedOut, streamedErr);
         assertThat(r.exitCode()).as(streamedErr.toString(StandardCharsets.UTF_8)).isZero();
         assertThat(r.stdout()).isEqualTo("second-run\n");
         assertThat(streamedOut.toString(StandardCharsets.UTF_8)).isEqualTo("first-run\nsecond-run\n");
-        assertThat(streamedErr.toString(StandardCharsets.UTF_8))
-                .contains("lab: a JVM in L1 crashed: /tmp/card/hs_err_pid428.log SIGILL (0x4): J 1130 c1 Foo.bar()V")
-                .contains("rerunning once in a fresh L1");
+        assertThat(streamedErr.toString(StandardCharsets.UTF_8)).contains(report).contains("rerunning once in a fresh L1");
         assertThat(r.jvmCrashes()).isEmpty(); // the rerun's own
         assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("the hung first run is cut short").isLessThan(Duration.ofMinutes(5));
     }

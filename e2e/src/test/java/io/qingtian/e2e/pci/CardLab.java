@@ -25,9 +25,11 @@ final class CardLab {
 
     /**
      * Kernel command line for L2 guests of our hypervisor (no PS/2 probing: it has no i8042).
-     * {@code quiet}: the boot log is thousands of serial exits, and under the lab's nested TCG
-     * an L2 boot with the full log triple-faults now and then (about 1 in 7 boots measured on
-     * 2026-11-26, at varying points in early boot); the tests read their own markers and dmesg.
+     * {@code quiet}: fewer exits (a few hundred instead of ~16,600 per boot), so less exposure to
+     * the lab's nested-SVM fault, which corrupts an L2's saved state now and then (3 bad boots in
+     * 75 of ours, 0 in 40 of QEMU's, not a significant difference; one at the very first exit,
+     * before any device of ours ran; bench/lab/triple-fault.sh). The lab reruns a command whose
+     * L2 triple-faulted once; the tests read their own markers and dmesg.
      */
     static final String CMDLINE = "console=ttyS0 quiet reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
 
