@@ -125,7 +125,6 @@ public final class Lab {
             } catch (EmulatorFault e) {
                 // L1's emulated CPU misexecuted code: nothing this run did can be trusted, and a
                 // fresh L1 does not inherit the fault. Once only: a fault that repeats is reported.
-                System.err.println("lab: " + e.getMessage() + "; rerunning once in a fresh L1");
                 stderrSink.write(("lab: " + e.getMessage() + "; rerunning once in a fresh L1\n").getBytes(StandardCharsets.UTF_8));
                 deadline = System.nanoTime() + req.timeout().toNanos();
                 return boot(req, l1, req.timeout().toMillis(), false, stdoutSink, stderrSink, consoleSink);
@@ -224,27 +223,26 @@ public final class Lab {
             long deadline = start + timeoutMillis * 1_000_000L;
             try {
                 int crashesSeen = 0;
+                int tripleFaultsSeen = 0;
                 while (!finished && System.nanoTime() < deadline) {
                     finished = p.waitFor(Math.min(200, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)), TimeUnit.MILLISECONDS);
+                    String fault = null;
                     for (; crashesSeen < control.jvmCrashes.size(); crashesSeen++) {
                         String crash = control.jvmCrashes.get(crashesSeen);
                         err.append(("lab: a JVM in L1 crashed: " + crash + "\n").getBytes(StandardCharsets.UTF_8));
-                        if (mayRerun && crash.contains("SIGILL")) {
-                            p.destroyForcibly();
-                            p.onExit().join();
-                            throw new EmulatorFault("a JVM in L1 died of SIGILL (" + crash + "), an emulated-CPU fault");
+                        if (crash.contains("SIGILL")) {
+                            fault = "a JVM in L1 died of SIGILL (" + crash + "), an emulated-CPU fault";
                         }
                     }
-                    if (!control.l2TripleFaults.isEmpty()) {
-                        err.append(("lab: an L2 guest triple-faulted (" + control.l2TripleFaults.getFirst() + ")\n")
-                                .getBytes(StandardCharsets.UTF_8));
-                        if (mayRerun) {
-                            p.destroyForcibly();
-                            p.onExit().join();
-                            throw new EmulatorFault("an L2 guest triple-faulted (" + control.l2TripleFaults.getFirst()
-                                    + "), an emulated-SVM fault");
-                        }
-                        control.l2TripleFaults.clear();
+                    for (; tripleFaultsSeen < control.l2TripleFaults.size(); tripleFaultsSeen++) {
+                        String where = control.l2TripleFaults.get(tripleFaultsSeen);
+                        err.append(("lab: an L2 guest triple-faulted (" + where + ")\n").getBytes(StandardCharsets.UTF_8));
+                        fault = "an L2 guest triple-faulted (" + where + "), an emulated-SVM fault";
+                    }
+                    if (mayRerun && fault != null) {
+                        p.destroyForcibly();
+                        p.onExit().join();
+                        throw new EmulatorFault(fault);
                     }
                     if (!finished && control.exitAt != Control.NOT_YET && System.nanoTime() - control.exitAt > POWEROFF_GRACE_NANOS) {
                         // The command's status is in; an L1 that does not power off must not turn it into a timeout.
@@ -275,7 +273,7 @@ public final class Lab {
             long command = ready && control.exitAt != Control.NOT_YET ? (control.exitAt - control.readyAt) / 1_000_000 : -1;
             LabResult.Timings timings = new LabResult.Timings(boot, command);
             if (!finished) {
-                if (mayRerun && (out.text().contains(TRIPLE_FAULT_LINE) || err.text().contains(TRIPLE_FAULT_LINE))) {
+                if (mayRerun && showsTripleFault(out, err)) {
                     throw new EmulatorFault("the command timed out after an L2 guest triple-faulted, an emulated-SVM fault");
                 }
                 return new LabResult(TIMEOUT_EXIT, out.text(), err.text(), true, timings, console.text(), List.copyOf(control.jvmCrashes));
@@ -298,7 +296,7 @@ public final class Lab {
             if (!control.errors.isEmpty()) {
                 err.append(("lab: " + String.join("; ", control.errors) + "\n").getBytes(StandardCharsets.UTF_8));
             }
-            if (mayRerun && control.exitCode != 0 && (out.text().contains(TRIPLE_FAULT_LINE) || err.text().contains(TRIPLE_FAULT_LINE))) {
+            if (mayRerun && control.exitCode != 0 && showsTripleFault(out, err)) {
                 throw new EmulatorFault("the command failed after an L2 guest triple-faulted, an emulated-SVM fault");
             }
             return new LabResult(control.exitCode, out.text(), err.text(), false, timings, console.text(), List.copyOf(control.jvmCrashes));
@@ -318,6 +316,11 @@ public final class Lab {
             }
             LabCache.deleteTree(run);
         }
+    }
+
+    /** Whether the command's own output has qt hypervisor run's triple-fault line. */
+    private static boolean showsTripleFault(Channel out, Channel err) {
+        return out.text().contains(TRIPLE_FAULT_LINE) || err.text().contains(TRIPLE_FAULT_LINE);
     }
 
     /**

@@ -185,13 +185,15 @@ class SnapshotLabTest {
         assertThat(section(out, "=== after-err", "=== end")).contains("snapshot loaded in");
     }
 
-    private static String find(String text, String regex) {
+    /** Group 1 of the first match of {@code regex}; fails the test if none (also NetSnapshotLabTest's). */
+    static String find(String text, String regex) {
         Matcher m = Pattern.compile(regex).matcher(text);
         assertThat(m.find()).as("output has /%s/:%n%s", regex, text).isTrue();
         return m.group(1);
     }
 
-    private static String section(String out, String from, String to) {
+    /** The text between two markers of the lab output; fails the test if they are missing. */
+    static String section(String out, String from, String to) {
         int a = out.indexOf(from);
         int b = out.indexOf(to, Math.max(a, 0));
         assertThat(a).as("%s in lab output:%n%s", from, out).isNotNegative();
