@@ -63,7 +63,7 @@ final class L1Init {
                         case "$seen" in *" $f "*) continue;; esac
                         seen="$seen$f "; sleep 1
                         sig=$(grep -m1 -o 'SIG[A-Z]* (0x[0-9a-f]*)' "$f")
-                        frame=$(grep -m1 -A1 '^# Problematic frame' "$f" | tail -1 | cut -c3-162)
+                        frame=$(grep -m1 -A1 '^# Problematic frame' "$f" | tail -1 | cut -c3-400)
                         echo "qt-lab: jvm-crash $f ${sig:-unknown signal}: $frame" >&3
                     done
                     # An L2 triple fault, as our hypervisor reports it, in the logs tests keep in /tmp.

@@ -142,7 +142,8 @@ public final class Lab {
     }
 
     /**
-     * A JVM in L1 died of SIGILL, or an L2 guest triple-faulted. The same class files run
+     * A JVM in L1 died of SIGILL (or a fault at a compiled method's entry, {@link #isEmulatorCrash}),
+     * or an L2 guest triple-faulted. The same class files run
      * everywhere else, and the JIT only emits instructions the (emulated) CPU claims to have, so
      * a SIGILL is QEMU TCG executing code another L1 vCPU thread was patching (bench/pci/README.md
      * has the case that found it). L2 triple faults came at the guest's very first exit, with no
@@ -230,8 +231,8 @@ public final class Lab {
                     for (; crashesSeen < control.jvmCrashes.size(); crashesSeen++) {
                         String crash = control.jvmCrashes.get(crashesSeen);
                         err.append(("lab: a JVM in L1 crashed: " + crash + "\n").getBytes(StandardCharsets.UTF_8));
-                        if (crash.contains("SIGILL")) {
-                            fault = "a JVM in L1 died of SIGILL (" + crash + "), an emulated-CPU fault";
+                        if (isEmulatorCrash(crash)) {
+                            fault = "a JVM in L1 died (" + crash + "), an emulated-CPU fault";
                         }
                     }
                     for (; tripleFaultsSeen < control.l2TripleFaults.size(); tripleFaultsSeen++) {
@@ -322,6 +323,23 @@ public final class Lab {
             LabCache.deleteTree(run);
         }
     }
+
+    /**
+     * Whether a JVM crash in L1 ({@code SIGNAL: FRAME}, as L1's watcher reports it) is the
+     * emulator's. A SIGILL: the JIT only emits instructions the (emulated) CPU claims to have.
+     * A SIGSEGV or SIGBUS with the pc exactly at the entry of a JIT-compiled method
+     * ({@code J 57 c1 java.util.zip.ZipUtils.get32([BI)J ... @ 0xA [0xA+0x0000000000000000]},
+     * seen in a PciLabTest run): the fault is on fetching the method's first instruction from
+     * the code cache, which no Java program can cause, unlike a fault inside a method (a memory
+     * access through a stale segment would be ours, and stays a failure).
+     */
+    static boolean isEmulatorCrash(String crash) {
+        return crash.contains("SIGILL")
+                || (crash.contains("SIGSEGV") || crash.contains("SIGBUS")) && COMPILED_ENTRY_FAULT.matcher(crash).find();
+    }
+
+    private static final java.util.regex.Pattern COMPILED_ENTRY_FAULT =
+            java.util.regex.Pattern.compile(": J \\d+ c[12] .* @ (0x[0-9a-f]+) \\[\\1\\+0x0+\\]");
 
     /** Whether the command's own output has qt hypervisor run's triple-fault line. */
     private static boolean showsTripleFault(Channel out, Channel err) {

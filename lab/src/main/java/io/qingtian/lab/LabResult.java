@@ -10,7 +10,7 @@ package io.qingtian.lab;
  * @param timings  how long L1 took to boot and the command to run
  * @param console  L1's kernel console (ttyS0), for diagnosing boot problems
  * @param jvmCrashes one line per JVM in L1 that died of a fatal error ({@code hs_err_pid} file,
- *                 signal, problematic frame); a SIGILL makes {@link Lab} rerun once in a fresh L1
+ *                 signal, problematic frame); an emulator crash ({@link Lab#isEmulatorCrash}) makes {@link Lab} rerun once in a fresh L1
  */
 public record LabResult(int exitCode, String stdout, String stderr, boolean timedOut, Timings timings, String console,
                         java.util.List<String> jvmCrashes) {
