@@ -52,6 +52,7 @@ final class L1Init {
                 export QT_GUEST_KERNEL=/opt/lab/guest/vmlinuz QT_GUEST_INITRAMFS=/opt/lab/guest/initramfs.cpio
                 export QT_GUEST_MODULES=/opt/lab/modules/%s
                 echo "qt-lab: ready" >&3
+                %s
                 cd /tmp
                 # A JVM that dies of a fatal error leaves hs_err_pidN.log in its working directory
                 # (or /tmp): report each one as it appears, with its signal and frame, so the host
@@ -72,13 +73,53 @@ final class L1Init {
                         echo "qt-lab: l2-triple-fault $f" >&3
                     done; done ) </dev/null >/dev/null 2>&1 &
                 crashwatch=$!
+                # Close to the run's timeout, L1's state goes to the command's stderr: a command
+                # that hangs says where (processes, their threads' kernel waits, Java thread
+                # dumps, the guests' logs, KVM's counters, the kernel log) before the host stops L1.
+                ( at=$(cat /qt-lab/diag-at 2>/dev/null || echo 0); [ "$at" -gt 0 ] || exit 0
+                  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$at" ]; do sleep 2; done
+                  diag ) </dev/null >/dev/ttyS2 2>&1 &
+                diagwatch=$!
                 sh /qt-lab/command </dev/null >/dev/ttyS1 2>/dev/ttyS2
                 status=$?
-                kill $crashwatch 2>/dev/null
+                kill $crashwatch $diagwatch 2>/dev/null
                 sync
                 echo "qt-lab: exit $status" >&3
                 exec 3>&-
                 poweroff -f
-                """.formatted(kernelVersion);
+                """.formatted(kernelVersion, DIAG.strip().replace("\n", "\n                "));
     }
+
+    /**
+     * The {@code diag} shell function: what L1 looks like while a command hangs, each line
+     * prefixed {@code qt-lab diag:}. Busybox has no pgrep or ps -L, so processes and threads
+     * come from /proc; {@code kill -3} makes each JVM print its thread dump into its own output
+     * (a guest's log under /tmp), from which the threads that matter are picked.
+     */
+    static final String DIAG = """
+            diag() { P="qt-lab diag:"
+                echo "$P the command still runs $(cut -d' ' -f1 /proc/uptime) s after L1 started, near the run's timeout; L1's state:"
+                echo "$P load $(cat /proc/loadavg)"
+                for p in /proc/[0-9]*; do
+                    a=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null | cut -c1-200); [ -n "$a" ] || continue
+                    echo "$P pid ${p#/proc/} $(cut -d' ' -f3 $p/stat) $a"
+                    [ "$(cat $p/comm 2>/dev/null)" = java ] || continue
+                    for t in $p/task/*; do echo "$P   tid ${t##*/} $(cat $t/comm) $(cut -d')' -f2 $t/stat | cut -d' ' -f2) wchan=$(cat $t/wchan 2>/dev/null)"; done
+                done
+                mount -t debugfs none /sys/kernel/debug 2>/dev/null
+                for k in 1 2; do
+                    echo "$P kvm $(for s in exits halt_exits irq_injections io_exits mmio_exits; do printf '%s=%s ' $s "$(cat /sys/kernel/debug/kvm/$s 2>/dev/null)"; done)"
+                    sleep 3
+                done
+                for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = java ] && kill -3 ${p#/proc/}; done
+                sleep 5
+                for f in /tmp/*.log; do [ -f "$f" ] || continue
+                    echo "$P --- $f"
+                    awk '/^Full thread dump/ { exit } { print }' "$f" | tail -25 | sed "s|^|$P   |"
+                    awk '/^Full thread dump/ { d = 1 } d && /^"/ { show = ($0 ~ /"(main|vcpu|vhost|virtio|ring|queue|worker|card|disk|net)/); n = 0 }
+                         d && show && n++ < 12 { print }' "$f" | head -120 | sed "s|^|$P   |"
+                done
+                dmesg | tail -25 | sed "s|^|$P dmesg |"
+                echo "$P end"; }
+            """;
 }

@@ -172,7 +172,7 @@ public final class Lab {
         Thread hook = null;
         try {
             Path initrd = run.resolve("initrd.cpio");
-            writeInitrd(initrd, l1, req);
+            writeInitrd(initrd, l1, req, diagnosticsAt(timeoutMillis));
             List<String> cmd = new ArrayList<>(List.of(qemu.toString(),
                     "-M", "q35", "-accel", "tcg,thread=multi", "-cpu", "EPYC,+svm,+npt",
                     "-smp", Integer.toString(req.cpus()), "-m", req.memoryMiB() + "M",
@@ -276,6 +276,11 @@ public final class Lab {
                 if (mayRerun && showsTripleFault(out, err)) {
                     throw new EmulatorFault("the command timed out after an L2 guest triple-faulted, an emulated-SVM fault");
                 }
+                // The kernel's last words tell a wedged L1 (soft lockups, hung tasks) from a hung command.
+                String consoleText = console.text().strip();
+                err.append(("lab: the command did not finish within " + timeoutMillis / 1000 + " s"
+                        + (ready ? "" : " (L1 never became ready)") + "; L1 console ends:\n"
+                        + (consoleText.isEmpty() ? "(nothing)" : HostTools.lastLines(consoleText, 12)) + "\n").getBytes(StandardCharsets.UTF_8));
                 return new LabResult(TIMEOUT_EXIT, out.text(), err.text(), true, timings, console.text(), List.copyOf(control.jvmCrashes));
             }
             if (stopping.get()) {
@@ -335,7 +340,20 @@ public final class Lab {
     }
 
     /** base + qt + this run's files and command, concatenated (the kernel unpacks each in turn). */
-    private static void writeInitrd(Path initrd, L1Image.Parts l1, LabRequest req) throws IOException {
+    /**
+     * When (seconds of L1 uptime) L1 prints its state to the command's stderr if the command
+     * still runs, so a hang explains itself (L1Init's {@code diag}):
+     * {@value #DIAGNOSTICS_LEAD_SECONDS} s before the run's timeout (the dump takes ~10 s under
+     * TCG), halfway for runs shorter than two minutes, never below 10 s.
+     */
+    static long diagnosticsAt(long timeoutMillis) {
+        long seconds = timeoutMillis / 1000;
+        return seconds >= 120 ? seconds - DIAGNOSTICS_LEAD_SECONDS : seconds >= 10 ? seconds / 2 : 0;
+    }
+
+    private static final long DIAGNOSTICS_LEAD_SECONDS = 45;
+
+    private static void writeInitrd(Path initrd, L1Image.Parts l1, LabRequest req, long diagnosticsAt) throws IOException {
         Files.copy(l1.baseCpio(), initrd);
         try (OutputStream os = Files.newOutputStream(initrd, StandardOpenOption.APPEND)) {
             Files.copy(l1.qtCpio(), os);
@@ -344,6 +362,7 @@ public final class Lab {
                     addHost(cpio, f.host(), f.guestPath());
                 }
                 cpio.file("qt-lab/command", 0644, commandScript(req.command()).getBytes(StandardCharsets.UTF_8));
+                cpio.file("qt-lab/diag-at", 0644, (diagnosticsAt + "\n").getBytes(StandardCharsets.UTF_8));
             }
         }
     }

@@ -157,6 +157,10 @@ class LabTest {
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("qt lab run must end by itself after its timeout").isTrue();
         assertThat(p.exitValue()).isEqualTo(Lab.TIMEOUT_EXIT);
         assertThat(stderr).contains("lab: timed out after 20 s");
+        // Halfway through, L1 said what was running (the hung command among its processes) and
+        // the host added the console's last lines.
+        assertThat(stderr).containsPattern("qt-lab diag: pid \\d+ S sleep 600")
+                .contains("qt-lab diag: load ", "lab: the command did not finish within 20 s; L1 console ends:");
     }
 
     @Test

@@ -18,10 +18,18 @@ public final class DiskServer {
     private DiskServer() {}
 
     public static void main(String[] args) throws Exception {
-        Path file = Path.of(args[0]);
-        Path socket = Path.of(args[1]);
-        int queues = Integer.parseInt(args[2]);
-        boolean ro = args.length > 3 && args[3].equals("ro");
+        VhostUserBlkServer server = serve(Path.of(args[0]), Path.of(args[1]), Integer.parseInt(args[2]),
+                args.length > 3 && args[3].equals("ro"));
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stop(server, Path.of(args[0]));
+            done.countDown();
+        }));
+        done.await();
+    }
+
+    /** Serves {@code file} on {@code socket} until {@link #stop}. */
+    static VhostUserBlkServer serve(Path file, Path socket, int queues, boolean ro) throws Exception {
         int fd = Libc.open(file.toString(), (ro ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC, 0);
         long size = Files.size(file) & ~511L;
         BlockBackend backend = new BlockBackend() {
@@ -59,16 +67,16 @@ public final class DiskServer {
             }
             @Override public void close() { Libc.closeQuietly(fd); }
         };
-        VhostUserBlkServer server = VhostUserBlkServer.start(socket, backend, queues, ro);
-        CountDownLatch done = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            // Bounded: a request stuck in the file must not keep the process alive after
-            // SIGTERM (the stuck threads are named on stderr).
-            boolean stopped = server.close(java.time.Duration.ofSeconds(5));
-            System.out.println("disk-server " + file.getFileName() + ": " + server.stats()
-                    + (stopped ? "" : " (exiting with a request still in progress)"));
-            done.countDown();
-        }));
-        done.await();
+        return VhostUserBlkServer.start(socket, backend, queues, ro);
+    }
+
+    /**
+     * Stops {@code server} and prints its counters. Bounded: a request stuck in the file must
+     * not keep the process alive after SIGTERM (the stuck threads are named on stderr).
+     */
+    static void stop(VhostUserBlkServer server, Path file) {
+        boolean stopped = server.close(java.time.Duration.ofSeconds(5));
+        System.out.println("disk-server " + file.getFileName() + ": " + server.stats()
+                + (stopped ? "" : " (exiting with a request still in progress)"));
     }
 }

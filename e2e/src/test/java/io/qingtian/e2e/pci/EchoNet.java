@@ -28,15 +28,27 @@ public final class EchoNet implements VhostUserDevice {
     final AtomicLong rx = new AtomicLong();
 
     public static void main(String[] args) throws Exception {
-        EchoNet dev = new EchoNet();
-        VhostUserBackend backend = VhostUserBackend.start(Path.of(args[0]), dev, "echo-net");
+        AutoCloseable net = serve(Path.of(args[0]));
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            backend.close();
-            System.out.println("echo-net: tx=" + dev.tx.get() + " rx=" + dev.rx.get());
+            try {
+                net.close();
+            } catch (Exception e) {
+                System.err.println("echo-net: " + e);
+            }
             done.countDown();
         }));
         done.await();
+    }
+
+    /** Echoes frames on {@code socket}; closing it stops the peer and prints its counters. */
+    static AutoCloseable serve(Path socket) {
+        EchoNet dev = new EchoNet();
+        VhostUserBackend backend = VhostUserBackend.start(socket, dev, "echo-net");
+        return () -> {
+            backend.close();
+            System.out.println("echo-net: tx=" + dev.tx.get() + " rx=" + dev.rx.get());
+        };
     }
 
     @Override public int numQueues() { return 2; }

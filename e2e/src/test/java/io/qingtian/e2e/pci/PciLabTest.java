@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>the same against qemu-storage-daemon (an independent back-end), the verify boot with
  *       {@code pci=nomsi} so the INTx fallback carries the completions;
  *   <li>two vCPUs with a 2-queue disk, a second disk (these on the card's vhost-user-blk
- *       server run alone, {@link DiskServer}), a disk the hypervisor marks read-only
+ *       server, all four back-ends in one L1 JVM, {@link LabBackends}), a disk the hypervisor marks read-only
  *       (the guest refuses writes) and a NIC with a MAC given on the command line, whose
  *       frames a vhost-user-net echo peer counts and returns.
  * </ol>
@@ -112,14 +112,12 @@ class PciLabTest {
             fi
 
             # 3. two vCPUs: 2-queue disk, second disk, read-only disk, NIC
-            $J io.qingtian.e2e.pci.DiskServer /tmp/mq.img /tmp/mq.sock 2 & A=$!
-            $J io.qingtian.e2e.pci.DiskServer /tmp/b.img /tmp/b.sock 1 & B=$!
-            $J io.qingtian.e2e.pci.DiskServer /tmp/c.img /tmp/c.sock 1 & C=$!
-            $J io.qingtian.e2e.pci.EchoNet /tmp/net.sock & N=$!
+            $J io.qingtian.e2e.pci.LabBackends disk /tmp/mq.img /tmp/mq.sock 2 disk /tmp/b.img /tmp/b.sock 1 \\
+                disk /tmp/c.img /tmp/c.sock 1 net /tmp/net.sock & B=$!
             for s in mq b c net; do waitsock /tmp/$s.sock; done
             hv multi --cpus 2 --disk socket=/tmp/mq.sock,queues=2 --disk socket=/tmp/b.sock \\
                 --disk socket=/tmp/c.sock,readonly --net socket=/tmp/net.sock,mac=%s --cmdline "$CMD qt.scenario=multi"
-            kill $A $B $C $N; wait $A $B $C $N
+            kill $B; wait $B
             echo "L1 done"
             """.formatted(MAC);
 
@@ -186,7 +184,7 @@ class PciLabTest {
         try (var files = Files.list(pkg)) {
             for (Path f : files.toList()) {
                 String n = f.getFileName().toString();
-                if (n.startsWith("DiskServer") || n.startsWith("EchoNet")) {
+                if (n.startsWith("DiskServer") || n.startsWith("EchoNet") || n.startsWith("LabBackends")) {
                     Files.copy(f, dst.resolve(n), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
