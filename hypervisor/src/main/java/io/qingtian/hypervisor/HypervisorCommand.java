@@ -3,6 +3,8 @@ package io.qingtian.hypervisor;
 import io.qingtian.hypervisor.boot.KernelLoader;
 import io.qingtian.hypervisor.memory.GuestRam;
 import io.qingtian.kvm.KvmFlavour;
+import io.qingtian.sys.BoundedCall;
+import io.qingtian.sys.ExitGuard;
 import io.qingtian.sys.UserError;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -10,6 +12,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeoutException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -138,7 +141,9 @@ public final class HypervisorCommand implements Runnable {
                         + "transparent huge pages: faster boot under nested paging)")
         String backing;
 
-        @Option(names = "--timeout", paramLabel = "SECONDS", description = "stop the VM after this long (exit status 6)")
+        @Option(names = "--timeout", paramLabel = "SECONDS",
+                description = "stop after this long, counted from the start of the command, VM build included (exit status 6); "
+                        + "a process that has not ended 15 s later is halted with its stuck threads printed")
         Long timeoutSeconds;
 
         @Option(names = "--disk", paramLabel = "socket=PATH[,readonly][,queues=N]",
@@ -169,13 +174,26 @@ public final class HypervisorCommand implements Runnable {
         @Spec
         CommandSpec spec;
 
+        /**
+         * {@code --timeout} is absolute: it counts from here, the build included (a back-end
+         * that accepts and never answers holds the build), and the {@link ExitGuard} ends the
+         * process if the orderly stop itself hangs (a vCPU stuck in a device, a teardown that
+         * waits for a peer). Without {@code --timeout} nothing changes.
+         */
         @Override
         public Integer call() throws Exception {
+            long start = System.nanoTime();
+            if (timeoutSeconds != null) {
+                if (timeoutSeconds < 1) {
+                    throw new UserError("--timeout must be at least 1 second, not " + timeoutSeconds);
+                }
+                armExitGuard(start, timeoutSeconds);
+            }
             if (expectAcpiSha384 != null) {
                 AcpiExpectation.require(expectAcpiSha384);
             }
             if (apiSock != null || configFile != null) {
-                return runWithApi();
+                return runWithApi(start);
             }
             if (kernel == null) {
                 throw new UserError("give --kernel PATH, --config-file PATH or --api-sock PATH");
@@ -202,13 +220,26 @@ public final class HypervisorCommand implements Runnable {
             VmExit exit;
             long t0 = System.nanoTime();
             FirstByteClock console = new FirstByteClock(new FileOutputStream(FileDescriptor.out));
-            try (Vm vm = VmBuilder.build(config, new Console(console, System.in))) {
+            Console vmConsole = new Console(console, System.in);
+            Vm built;
+            if (timeoutSeconds == null) {
+                built = VmBuilder.build(config, vmConsole);
+            } else {
+                try {
+                    built = BoundedCall.call("vm-build", deadline(start, timeoutSeconds),
+                            () -> VmBuilder.build(config, vmConsole), Vm::close);
+                } catch (TimeoutException e) {
+                    return stoppedWhileBuilding(err, e);
+                }
+            }
+            try (Vm vm = built) {
                 long t1 = System.nanoTime();
                 if (seccomp) {
                     io.qingtian.sys.Seccomp.installHypervisorFilter();
                 }
                 vm.start();
-                exit = timeoutSeconds == null ? vm.awaitExit() : vm.awaitExit(Duration.ofSeconds(timeoutSeconds));
+                exit = timeoutSeconds == null ? vm.awaitExit()
+                        : vm.awaitExit(Duration.ofNanos(Math.max(0, deadline(start, timeoutSeconds) - System.nanoTime())));
                 if (exit == null) {
                     exit = new VmExit(ExitStatus.STOPPED, -1, "stopped after the " + timeoutSeconds + " s timeout");
                     vm.stop(exit);
@@ -231,8 +262,17 @@ public final class HypervisorCommand implements Runnable {
             return exit.code();
         }
 
+        private int stoppedWhileBuilding(PrintStream err, TimeoutException e) {
+            // One line, as for every outcome; where the build was says which device held it.
+            err.println("qt: stopped after the " + timeoutSeconds + " s timeout while the VM was still being built ("
+                    + e.getMessage() + ") (exit status " + ExitStatus.STOPPED.code() + ")");
+            err.flush();
+            return ExitStatus.STOPPED.code();
+        }
+
         /** API and/or config-file mode; boot flags (if any) configure the VM before it starts. */
-        private Integer runWithApi() throws InterruptedException {
+        private Integer runWithApi(long start) throws InterruptedException {
+            // --timeout (armed in call()) counts from the command's start in this mode too.
             if (kernel != null && configFile != null) {
                 throw new UserError("give either --kernel or --config-file, not both");
             }
@@ -253,7 +293,24 @@ public final class HypervisorCommand implements Runnable {
             }
             return io.qingtian.hypervisor.api.ApiRunner.run(apiSock, configFile, preset, id,
                     new Console(new FileOutputStream(FileDescriptor.out), System.in), timeoutSeconds,
-                    flavourWarning(KvmFlavour.detect()), System.err);
+                    flavourWarning(KvmFlavour.detect()), System.err, start);
         }
+    }
+
+    /** When {@code --timeout S} from {@code startNanos} ends ({@link System#nanoTime} scale). */
+    public static long deadline(long startNanos, long timeoutSeconds) {
+        return startNanos + Duration.ofSeconds(timeoutSeconds).toNanos();
+    }
+
+    /**
+     * The guard behind an absolute {@code --timeout}: {@link ExitGuard#GRACE} after the
+     * timeout, a process still running says so, prints where its threads are (the vCPUs,
+     * the build, whatever is not a daemon) and halts with STOPPED (6).
+     */
+    public static void armExitGuard(long startNanos, long timeoutSeconds) {
+        ExitGuard.arm(deadline(startNanos, timeoutSeconds) + ExitGuard.GRACE.toNanos(), ExitStatus.STOPPED.code(),
+                "qt: the process did not end within " + (ExitGuard.GRACE.toMillis() / 1000) + " s after the "
+                        + timeoutSeconds + " s timeout; halting (exit status " + ExitStatus.STOPPED.code() + "). Threads:",
+                ExitGuard.nonDaemonOr("vcpu-", "vm-build", "vhost-user"));
     }
 }

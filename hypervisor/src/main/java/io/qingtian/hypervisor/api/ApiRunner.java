@@ -29,11 +29,25 @@ public final class ApiRunner {
      */
     public static int run(Path apiSock, Path configFile, Consumer<VmmController> preset, String id, Console console,
                           Long timeoutSeconds, String bootWarning, PrintStream err) throws InterruptedException {
+        return run(apiSock, configFile, preset, id, console, timeoutSeconds, bootWarning, err, System.nanoTime());
+    }
+
+    /**
+     * {@link #run(Path, Path, Consumer, String, Console, Long, String, PrintStream)} with
+     * {@code --timeout} counted from {@code startNanos} (the start of the command): the build of
+     * a configured VM counts, and a build still running at the deadline ends the run with
+     * STOPPED like a VM still running. The caller arms the process's exit guard
+     * ({@code HypervisorCommand.armExitGuard}) for a stop that itself hangs.
+     */
+    public static int run(Path apiSock, Path configFile, Consumer<VmmController> preset, String id, Console console,
+                          Long timeoutSeconds, String bootWarning, PrintStream err, long startNanos) throws InterruptedException {
+        long deadline = timeoutSeconds == null ? 0 : io.qingtian.hypervisor.HypervisorCommand.deadline(startNanos, timeoutSeconds);
         VmmController vmm = new VmmController(id == null ? "anonymous-instance" : id, console);
         vmm.onEvent(e -> err.println("qt: " + e));
         FirecrackerApi api = new FirecrackerApi(vmm);
         ApiServer server = null;
         Thread hook = null;
+        boolean buildAbandoned = false;
         try {
             if (configFile != null) {
                 ConfigFile.apply(configFile, api);
@@ -71,14 +85,31 @@ public final class ApiRunner {
                     err.println(bootWarning); // only once the configuration is known to be good
                 }
                 try {
-                    vmm.start();
+                    if (timeoutSeconds == null) {
+                        vmm.start();
+                    } else {
+                        // The build may wait for a back-end that never answers: bounded like the rest.
+                        io.qingtian.sys.BoundedCall.call("vm-build", deadline, () -> {
+                            vmm.start();
+                            return null;
+                        }, x -> { });
+                    }
                 } catch (ApiException e) {
                     throw new UserError(e.getMessage());
+                } catch (TimeoutException e) {
+                    // The build still holds the controller's lock: closing it would wait for the
+                    // build. The process ends with this status; its exit releases the rest.
+                    buildAbandoned = true;
+                    VmExit exit = new VmExit(ExitStatus.STOPPED, -1, "stopped after the " + timeoutSeconds
+                            + " s timeout while the VM was still being built (" + e.getMessage() + ")");
+                    err.println("qt: " + exit.detail() + " (exit status " + exit.code() + ")");
+                    return exit.code();
                 }
             }
             VmExit exit;
             try {
-                exit = timeoutSeconds == null ? vmm.ended().get() : vmm.ended().get(timeoutSeconds, TimeUnit.SECONDS);
+                exit = timeoutSeconds == null ? vmm.ended().get()
+                        : vmm.ended().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             } catch (TimeoutException e) {
                 exit = new VmExit(ExitStatus.STOPPED, -1, "stopped after the " + timeoutSeconds + " s timeout");
                 vmm.shutdown(exit.detail());
@@ -102,7 +133,9 @@ public final class ApiRunner {
                     // already shutting down
                 }
             }
-            vmm.close();
+            if (!buildAbandoned) {
+                vmm.close();
+            }
         }
     }
 }

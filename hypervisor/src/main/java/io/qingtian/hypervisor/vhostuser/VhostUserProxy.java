@@ -48,6 +48,15 @@ import java.util.logging.Logger;
  * connection: which requests the old back-end completed is not known without inflight
  * tracking (vhost-user.rst, "Inflight I/O tracking"), so the driver starts over (Linux: PCI
  * remove + rescan). The VM never stops for it.
+ *
+ * <p>A back-end that stays connected but stops answering is the same case: every reply is
+ * awaited at most {@link #REPLY_TIMEOUT} (the front-end's bound); after a timeout the
+ * front-end has shut the connection down, and the proxy drops it exactly as on a hang-up
+ * (data path torn down, DEVICE_NEEDS_RESET, reconnect attempts). A vCPU that activated the
+ * device or read its config is thus held at most one bound, never forever. During the build
+ * (the first handshake) a timeout is a {@link UserError} like an absent socket. Reconnect
+ * handshakes run outside this object's lock: a back-end that accepts and then stalls must
+ * not hold the vCPUs that touch the device meanwhile.
  */
 public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDevice, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VhostUserProxy.class.getName());
@@ -72,12 +81,20 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
     static final int RECONNECT_MILLIS = 200;
     static final int WATCH_MILLIS = 500;
     public static final int QUEUE_MAX_SIZE = 256;
+    /**
+     * How long each reply from the back-end is awaited ({@code -Dqt.vhostUserReplyMillis=N};
+     * default {@link VhostUserFrontend#DEFAULT_REPLY_TIMEOUT}, generous for JVM back-ends
+     * under TCG in the nested lab).
+     */
+    public static final java.time.Duration REPLY_TIMEOUT = java.time.Duration.ofMillis(
+            Long.getLong("qt.vhostUserReplyMillis", VhostUserFrontend.DEFAULT_REPLY_TIMEOUT.toMillis()));
 
     private final VhostUserDeviceSpec spec;
     private final GuestMemory memory;
     private final DataPath dataPath;
     private final int queueCount;
     private final long guestFeatures;
+    private final java.time.Duration replyTimeout;
     private VirtioPciDevice transport;
     private IntUnaryOperator vectorGsi;
 
@@ -98,12 +115,20 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
 
     private record ActiveQueue(int index, int kickFd, int callFd, long notifyAddress, int gsi, Thread relay) {}
 
-    private VhostUserProxy(VhostUserDeviceSpec spec, GuestMemory memory, DataPath dataPath) throws VhostUserProtocolException {
+    private VhostUserProxy(VhostUserDeviceSpec spec, GuestMemory memory, DataPath dataPath, java.time.Duration replyTimeout)
+            throws VhostUserProtocolException {
         this.spec = spec;
         this.memory = memory;
         this.dataPath = dataPath;
-        handshake(VhostUserFrontend.connect(spec.socket()));
-        int backendQueues = spec.kind() == VhostUserDeviceSpec.Kind.NET ? 2 : queueNumOrOne();
+        this.replyTimeout = replyTimeout;
+        adopt(handshake(VhostUserFrontend.connect(spec.socket(), replyTimeout)));
+        int backendQueues;
+        try {
+            backendQueues = spec.kind() == VhostUserDeviceSpec.Kind.NET ? 2 : queueNumOrOne();
+        } catch (VhostUserProtocolException | RuntimeException e) {
+            frontend.close();
+            throw e;
+        }
         int n = spec.kind() == VhostUserDeviceSpec.Kind.BLOCK && spec.queues() > 0 ? Math.min(spec.queues(), backendQueues) : backendQueues;
         if (spec.kind() == VhostUserDeviceSpec.Kind.BLOCK && (backendFeatures & bit(VIRTIO_BLK_F_MQ)) == 0) {
             n = 1;
@@ -121,8 +146,14 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
      * the start). A socket that is absent or refuses is a {@link UserError}.
      */
     public static VhostUserProxy connect(VhostUserDeviceSpec spec, GuestMemory memory, DataPath dataPath) {
+        return connect(spec, memory, dataPath, REPLY_TIMEOUT);
+    }
+
+    /** {@link #connect(VhostUserDeviceSpec, GuestMemory, DataPath)} with each reply awaited at most {@code replyTimeout}. */
+    public static VhostUserProxy connect(VhostUserDeviceSpec spec, GuestMemory memory, DataPath dataPath,
+                                         java.time.Duration replyTimeout) {
         try {
-            return new VhostUserProxy(spec, memory, dataPath);
+            return new VhostUserProxy(spec, memory, dataPath, replyTimeout);
         } catch (LinuxException e) {
             throw new UserError(spec.describe() + ": cannot connect to the back-end (" + e.getMessage() + ")");
         } catch (VhostUserProtocolException e) {
@@ -149,7 +180,14 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         return n < 1 ? 1 : n;
     }
 
-    private void handshake(VhostUserFrontend fe) throws VhostUserProtocolException {
+    /** What a handshake established: the connection and the back-end's features. */
+    private record Negotiated(VhostUserFrontend frontend, long features, long protocolFeatures) {}
+
+    /**
+     * SET_OWNER and the feature negotiation on a fresh connection. Touches no field of this
+     * object, so a reconnect runs it without the lock; closes {@code fe} when it fails.
+     */
+    private static Negotiated handshake(VhostUserFrontend fe) throws VhostUserProtocolException {
         try {
             fe.setOwner();
             long features = fe.getFeatures();
@@ -158,13 +196,17 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 pf = fe.getProtocolFeatures() & WANTED_PROTOCOL;
                 fe.setProtocolFeatures(pf);
             }
-            this.frontend = fe;
-            this.backendFeatures = features;
-            this.protocolFeatures = pf;
+            return new Negotiated(fe, features, pf);
         } catch (VhostUserProtocolException | RuntimeException e) {
             fe.close();
             throw e;
         }
+    }
+
+    private void adopt(Negotiated n) {
+        this.frontend = n.frontend();
+        this.backendFeatures = n.features();
+        this.protocolFeatures = n.protocolFeatures();
     }
 
     private long computeGuestFeatures() {
@@ -251,7 +293,8 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 return littleEndian(b, (int) offset, size);
             } catch (VhostUserProtocolException | RuntimeException e) {
                 LOG.warning(spec.describe() + ": GET_CONFIG failed: " + e.getMessage());
-                return 0;
+                signalLater(dropIfBroken());
+                return offset + size <= configKnown ? littleEndian(configCache, (int) offset, size) : 0;
             }
         }
     }
@@ -308,6 +351,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 teardown(a);
             }
             active = List.of();
+            dropIfBroken(); // our caller's false already makes the transport set DEVICE_NEEDS_RESET
             return false;
         }
     }
@@ -393,6 +437,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         active = List.of();
         interrupt = null;
         deferred = null;
+        dropIfBroken(); // the driver is resetting the device anyway: no interrupt
     }
 
     @Override
@@ -487,7 +532,11 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
 
     /** Tears the data path down; returns the interrupt to raise DEVICE_NEEDS_RESET on, if active. */
     private synchronized VirtioInterrupt disconnected() {
-        LOG.warning(spec.describe() + ": the back-end disconnected; the device needs a reset, reconnecting");
+        return disconnected("the back-end disconnected");
+    }
+
+    private synchronized VirtioInterrupt disconnected(String why) {
+        LOG.warning(spec.describe() + ": " + why + "; the device needs a reset, reconnecting");
         for (ActiveQueue a : active) {
             teardown(a);
         }
@@ -498,12 +547,41 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         return interrupt;
     }
 
+    /**
+     * After a failed request: a connection the front-end marked broken (a reply did not come
+     * within the bound, or came garbled) is handled as the back-end hanging up. Returns the
+     * interrupt to raise DEVICE_NEEDS_RESET on (outside our lock), or null.
+     */
+    private synchronized VirtioInterrupt dropIfBroken() {
+        if (frontend == null || frontend.broken() == null) {
+            return null;
+        }
+        return disconnected("the back-end stopped answering (" + frontend.broken() + ")");
+    }
+
+    /**
+     * Raises DEVICE_NEEDS_RESET from another thread: callers hold our lock, and the
+     * transport's lock comes first (lock order transport -> proxy).
+     */
+    private static void signalLater(VirtioInterrupt irq) {
+        if (irq != null) {
+            Thread.ofVirtual().name("vhost-user-needs-reset").start(irq::needsReset);
+        }
+    }
+
     private void tryReconnect() {
         VhostUserFrontend fe;
         try {
-            fe = VhostUserFrontend.connect(spec.socket());
+            fe = VhostUserFrontend.connect(spec.socket(), replyTimeout);
         } catch (RuntimeException e) {
             return; // not back yet
+        }
+        Negotiated n;
+        try {
+            n = handshake(fe); // without our lock: a stalled back-end holds only this thread, one bound long
+        } catch (VhostUserProtocolException | RuntimeException e) {
+            LOG.warning(spec.describe() + ": reconnect handshake failed: " + e.getMessage());
+            return; // handshake closed fe; the next attempt tries again
         }
         VirtioInterrupt failed = null;
         synchronized (this) {
@@ -511,17 +589,12 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 fe.close();
                 return;
             }
-            try {
-                long before = backendFeatures;
-                handshake(fe);
-                if ((backendFeatures & guestFeatures & ~bit(VIRTIO_BLK_F_RO)) != (guestFeatures & before & ~bit(VIRTIO_BLK_F_RO))) {
-                    LOG.warning(spec.describe() + ": the back-end came back with different features");
-                }
-                LOG.info(spec.describe() + ": reconnected to the back-end");
-            } catch (VhostUserProtocolException | RuntimeException e) {
-                frontend = null;
-                return;
+            long before = backendFeatures;
+            adopt(n);
+            if ((backendFeatures & guestFeatures & ~bit(VIRTIO_BLK_F_RO)) != (guestFeatures & before & ~bit(VIRTIO_BLK_F_RO))) {
+                LOG.warning(spec.describe() + ": the back-end came back with different features");
             }
+            LOG.info(spec.describe() + ": reconnected to the back-end");
             Deferred d = deferred;
             deferred = null;
             if (d != null) {
@@ -618,6 +691,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             try {
                 base = frontend.getVringBase(q.index()) & 0xffff;
             } catch (VhostUserProtocolException e) {
+                signalLater(dropIfBroken());
                 throw new io.qingtian.hypervisor.snapshot.SnapshotException(spec.describe()
                         + ": GET_VRING_BASE(" + q.index() + ") failed: " + e.getMessage(), e);
             }
@@ -686,6 +760,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 teardown(a);
             }
             VirtioInterrupt irq = interrupt;
+            dropIfBroken();
             Thread.ofVirtual().start(irq::needsReset); // outside our lock (lock order transport -> proxy)
         } finally {
             stoppedQueues = List.of();

@@ -15,6 +15,7 @@ import io.qingtian.vhostuser.protocol.VhostUserCodec;
 import io.qingtian.vhostuser.protocol.VhostUserProtocolException;
 import io.qingtian.vhostuser.protocol.VhostUserSocket;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -22,18 +23,59 @@ import java.util.List;
  * each waiting for its reply, and for REPLY_ACK once negotiated. Device-agnostic: the test
  * harness's virtio-blk driver uses it, and so can the hypervisor, which passes its own guest
  * memory and the guest's ring addresses. Not thread-safe: one caller at a time.
+ *
+ * <p>Every reply is awaited at most {@link #replyTimeout()}: a back-end that accepted the
+ * connection and then stopped answering (stalled, or hostile) fails the request with a
+ * {@link VhostUserProtocolException} naming the socket, the request and the bound, instead of
+ * hanging the caller (a vCPU thread activating the device, or the VMM's build). After that,
+ * or after any other failure while reading a reply, the connection is broken for good: the
+ * stream may be in the middle of a message, and a late reply would be taken for the answer
+ * to the next request (rust-vmm's vhost front-end latches such errors the same way). The
+ * socket is shut down, so whoever watches it for a hang-up (the hypervisor's proxy) sees a
+ * disconnect; every later request fails at once with the first failure's reason.
  */
 public final class VhostUserFrontend implements AutoCloseable {
-    private final VhostUserSocket socket;
-    private long protocolFeatures;
+    /**
+     * How long a reply may take by default. Generous: in the nested lab a JVM back-end under
+     * TCG can take seconds for a request, and a false timeout costs the guest a device reset;
+     * the bound is there so that a dead back-end ends in an error, not to be tight.
+     */
+    public static final Duration DEFAULT_REPLY_TIMEOUT = Duration.ofSeconds(30);
 
-    private VhostUserFrontend(VhostUserSocket socket) {
+    private final VhostUserSocket socket;
+    private final String peer;
+    private final Duration replyTimeout;
+    private long protocolFeatures;
+    /** Why the connection broke, or null while it is usable. */
+    private String broken;
+
+    private VhostUserFrontend(VhostUserSocket socket, String peer, Duration replyTimeout) {
         this.socket = socket;
+        this.peer = peer;
+        this.replyTimeout = replyTimeout;
     }
 
-    /** Connects to a back-end listening on {@code path}. */
+    /** Connects to a back-end listening on {@code path}; replies are awaited {@link #DEFAULT_REPLY_TIMEOUT}. */
     public static VhostUserFrontend connect(Path path) {
-        return new VhostUserFrontend(new VhostUserSocket(UnixSockets.connect(path)));
+        return connect(path, DEFAULT_REPLY_TIMEOUT);
+    }
+
+    /** Connects to a back-end listening on {@code path}; each reply is awaited at most {@code replyTimeout}. */
+    public static VhostUserFrontend connect(Path path, Duration replyTimeout) {
+        if (replyTimeout.isNegative() || replyTimeout.isZero()) {
+            throw new IllegalArgumentException("reply timeout must be positive: " + replyTimeout);
+        }
+        return new VhostUserFrontend(new VhostUserSocket(UnixSockets.connect(path)), path.toString(), replyTimeout);
+    }
+
+    /** How long each reply is awaited. */
+    public Duration replyTimeout() {
+        return replyTimeout;
+    }
+
+    /** Why the connection is unusable (a reply timed out or was malformed), or null. */
+    public String broken() {
+        return broken;
     }
 
     /** The connection's socket fd, for a caller that polls for the back-end hanging up. */
@@ -47,10 +89,11 @@ public final class VhostUserFrontend implements AutoCloseable {
 
     /** Sends a request that has no reply of its own; waits for the ack when REPLY_ACK is on. */
     public void send(Request r) throws VhostUserProtocolException {
+        checkUsable();
         boolean ack = replyAck();
         socket.send(VhostUserCodec.encode(r, ack));
         if (ack) {
-            long status = VhostUserCodec.decodeU64Reply(r.code(), receive());
+            long status = VhostUserCodec.decodeU64Reply(r.code(), receive(r.code()));
             if (status != 0) {
                 throw new VhostUserProtocolException("back-end refused " + r.code() + " (status " + status + ")");
             }
@@ -58,16 +101,39 @@ public final class VhostUserFrontend implements AutoCloseable {
     }
 
     private Message ask(Request r) throws VhostUserProtocolException {
+        checkUsable();
         socket.send(VhostUserCodec.encode(r, false));
-        return receive();
+        return receive(r.code());
     }
 
-    private Message receive() throws VhostUserProtocolException {
-        Message m = socket.receive(true);
-        if (m == null) {
-            throw new VhostUserProtocolException("back-end closed the connection");
+    private void checkUsable() throws VhostUserProtocolException {
+        if (broken != null) {
+            throw new VhostUserProtocolException("connection to vhost-user back-end " + peer + " is broken: " + broken);
+        }
+    }
+
+    /** The reply to {@code request}, within the bound; any failure here breaks the connection. */
+    private Message receive(RequestCode request) throws VhostUserProtocolException {
+        long deadline = System.nanoTime() + replyTimeout.toNanos();
+        Message m;
+        try {
+            m = socket.receive(true, deadline, () -> "vhost-user back-end " + peer + " did not answer " + request
+                    + " within " + describe(replyTimeout));
+            if (m == null) {
+                throw new VhostUserProtocolException("back-end closed the connection");
+            }
+        } catch (VhostUserProtocolException | RuntimeException e) {
+            broken = e.getMessage();
+            socket.shutdown(); // the watcher (if any) sees the hang-up; a late reply is never read
+            throw e;
         }
         return m;
+    }
+
+    /** "30 s" or "300 ms": the bound as a person would write it. */
+    static String describe(Duration d) {
+        long ms = d.toMillis();
+        return ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
     }
 
     public long getFeatures() throws VhostUserProtocolException {
