@@ -27,7 +27,7 @@ import java.util.logging.Logger;
 final class BackendConnection {
     private static final Logger LOG = Logger.getLogger(BackendConnection.class.getName());
 
-    /** Protocol features this back-end speaks. */
+    /** Protocol features this back-end speaks for every device. */
     static final long PROTOCOL_FEATURES = bit(PROTOCOL_F_MQ) | bit(PROTOCOL_F_REPLY_ACK) | bit(PROTOCOL_F_CONFIG);
 
     private final String name;
@@ -37,14 +37,24 @@ final class BackendConnection {
     private long ackedFeatures;
     private long ackedProtocolFeatures;
     private MemoryTable memory;
+    private InflightRegion inflight;
+    private final long protocolFeatures;
+    private final BackendEvents events;
 
     BackendConnection(String name, VhostUserDevice device, VhostUserSocket socket) {
+        this(name, device, socket, BackendEvents.NONE);
+    }
+
+    BackendConnection(String name, VhostUserDevice device, VhostUserSocket socket, BackendEvents events) {
         this.name = name;
         this.device = device;
         this.socket = socket;
+        this.events = events;
+        this.protocolFeatures = PROTOCOL_FEATURES | (device.tracksInflight() ? bit(PROTOCOL_F_INFLIGHT_SHMFD) : 0);
         this.vrings = new Vring[device.numQueues()];
         for (int i = 0; i < vrings.length; i++) {
             vrings[i] = new Vring(i);
+            vrings[i].events = events;
         }
     }
 
@@ -108,7 +118,8 @@ final class BackendConnection {
 
     private static boolean repliesItself(RequestCode c) {
         return switch (c) {
-            case GET_FEATURES, GET_PROTOCOL_FEATURES, GET_VRING_BASE, GET_QUEUE_NUM, GET_CONFIG, GET_MAX_MEM_SLOTS -> true;
+            case GET_FEATURES, GET_PROTOCOL_FEATURES, GET_VRING_BASE, GET_QUEUE_NUM, GET_CONFIG, GET_MAX_MEM_SLOTS,
+                 GET_INFLIGHT_FD -> true;
             default -> false;
         };
     }
@@ -123,7 +134,82 @@ final class BackendConnection {
             memory.close();
             memory = null;
         }
+        setInflight(null);
         socket.close();
+    }
+
+    private boolean inflightAcked() {
+        return (ackedProtocolFeatures & bit(PROTOCOL_F_INFLIGHT_SHMFD)) != 0;
+    }
+
+    /**
+     * GET_INFLIGHT_FD (vhost-user.rst "Inflight I/O tracking"): a new zeroed region for the
+     * queues the front-end names, which it keeps for the device's lifetime and hands back with
+     * SET_INFLIGHT_FD on every connection. A geometry we cannot serve gets size 0 and no fd
+     * (the front-end then runs without tracking).
+     */
+    private void getInflightFd(GetInflightFd x) throws VhostUserProtocolException {
+        if (!inflightAcked()) {
+            throw new VhostUserProtocolException("GET_INFLIGHT_FD without PROTOCOL_F_INFLIGHT_SHMFD");
+        }
+        events.inflightRequested(x.numQueues(), x.queueSize());
+        int fd;
+        try {
+            fd = InflightRegion.create(x.numQueues(), x.queueSize(), vrings.length);
+        } catch (IllegalArgumentException e) {
+            LOG.warning(name + ": no inflight region: " + e.getMessage());
+            socket.send(VhostUserCodec.inflightReply(0, 0, x.numQueues(), x.queueSize(), -1));
+            return;
+        }
+        try {
+            socket.send(VhostUserCodec.inflightReply(InflightRegion.regionBytes(x.numQueues(), x.queueSize()), 0,
+                    x.numQueues(), x.queueSize(), fd));
+        } finally {
+            Libc.closeQuietly(fd); // the front-end has its own copy now
+        }
+    }
+
+    private String setInflightFd(SetInflightFd x) throws VhostUserProtocolException {
+        try {
+            if (!inflightAcked()) {
+                throw new VhostUserProtocolException("SET_INFLIGHT_FD without PROTOCOL_F_INFLIGHT_SHMFD");
+            }
+            InflightRegion next;
+            try {
+                next = InflightRegion.map(x.fd(), x.mmapSize(), x.mmapOffset(), x.numQueues(), x.queueSize(), vrings.length);
+            } catch (IllegalArgumentException e) {
+                return "inflight region rejected: " + e.getMessage();
+            } catch (RuntimeException e) {
+                return "inflight region cannot be mapped: " + e.getMessage();
+            }
+            events.inflightSet(x.numQueues(), x.queueSize());
+            setInflight(next);
+            return null;
+        } finally {
+            Libc.closeQuietly(x.fd()); // the mapping stays valid
+        }
+    }
+
+    /** Replaces the region (rings that run stop first: their tracker writes into the old one). */
+    private void setInflight(InflightRegion next) {
+        boolean[] wasRunning = new boolean[vrings.length];
+        for (int i = 0; i < vrings.length; i++) {
+            wasRunning[i] = vrings[i].running();
+            vrings[i].stopWorker();
+        }
+        InflightRegion old = inflight;
+        inflight = next;
+        for (Vring v : vrings) {
+            v.inflight = next;
+        }
+        if (old != null) {
+            old.close();
+        }
+        for (int i = 0; i < vrings.length; i++) {
+            if (wasRunning[i]) {
+                vrings[i].startIfReady(name, memory, device, eventIdx());
+            }
+        }
     }
 
     private Vring vring(RequestCode code, int index) throws VhostUserProtocolException {
@@ -156,11 +242,11 @@ final class BackendConnection {
                     }
                 }
             }
-            case GetProtocolFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), PROTOCOL_FEATURES));
+            case GetProtocolFeatures x -> socket.send(VhostUserCodec.u64Reply(x.code(), protocolFeatures));
             case SetProtocolFeatures x -> {
-                if ((x.features() & ~PROTOCOL_FEATURES) != 0) {
+                if ((x.features() & ~protocolFeatures) != 0) {
                     throw new VhostUserProtocolException("SET_PROTOCOL_FEATURES acks unoffered bits 0x"
-                            + Long.toHexString(x.features() & ~PROTOCOL_FEATURES));
+                            + Long.toHexString(x.features() & ~protocolFeatures));
                 }
                 ackedProtocolFeatures = x.features();
             }
@@ -269,6 +355,10 @@ final class BackendConnection {
                 }
             }
             case GetMaxMemSlots x -> socket.send(VhostUserCodec.u64Reply(x.code(), MAX_MEM_REGIONS));
+            case GetInflightFd x -> getInflightFd(x);
+            case SetInflightFd x -> {
+                return setInflightFd(x);
+            }
             case Other x -> {
                 for (int fd : x.otherFds()) {
                     Libc.closeQuietly(fd);

@@ -20,10 +20,24 @@ final class RingNotifications {
     private final SplitQueue queue;
     private final int callFd;
     private final EventFd events = new EventFd();
+    /** Where in-flight requests are recorded, or null (no inflight tracking). */
+    private final InflightQueue inflight;
 
     RingNotifications(SplitQueue queue, int callFd) {
+        this(queue, callFd, null);
+    }
+
+    RingNotifications(SplitQueue queue, int callFd, InflightQueue inflight) {
         this.queue = queue;
         this.callFd = callFd;
+        this.inflight = inflight;
+    }
+
+    /** A used element for {@code head} (written with {@link SplitQueue#addUsed}) joins the inflight batch. */
+    void used(int head) {
+        if (inflight != null) {
+            inflight.used(head);
+        }
     }
 
     /** Asks the driver not to kick: the device is looking at the ring anyway ({@link SplitQueue#disableNotification}). */
@@ -42,6 +56,10 @@ final class RingNotifications {
     /** Publishes the used elements written so far and signals the call eventfd if the driver wants it. */
     void publish() {
         queue.publishUsed();
+        if (inflight != null) {
+            // After the used index store (vhost-user.rst: flags cleared, then used_idx set).
+            inflight.published(queue.nextUsed());
+        }
         if (queue.needsNotification() && callFd >= 0) {
             events.signal(callFd);
         }

@@ -42,6 +42,25 @@ public final class VhostUserBackend implements AutoCloseable {
     private volatile boolean closing;
     private volatile VhostUserSocket current;
     private volatile int connections;
+    private final java.util.concurrent.atomic.AtomicInteger inflightRequested = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger inflightSet = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger resubmitted = new java.util.concurrent.atomic.AtomicInteger();
+    private final BackendEvents events = new BackendEvents() {
+        @Override
+        public void inflightRequested(int numQueues, int queueSize) {
+            inflightRequested.incrementAndGet();
+        }
+
+        @Override
+        public void inflightSet(int numQueues, int queueSize) {
+            inflightSet.incrementAndGet();
+        }
+
+        @Override
+        public void resubmitting(int queue, int count) {
+            resubmitted.addAndGet(count);
+        }
+    };
 
     private VhostUserBackend(Path socketPath, VhostUserDevice device, String name, int listenFd) {
         this.socketPath = socketPath;
@@ -95,6 +114,13 @@ public final class VhostUserBackend implements AutoCloseable {
         return connections;
     }
 
+    /** Inflight tracking so far: regions created (GET_INFLIGHT_FD), regions accepted (SET_INFLIGHT_FD), requests resubmitted. */
+    public record InflightStats(int regionsCreated, int regionsSet, int resubmitted) {}
+
+    public InflightStats inflightStats() {
+        return new InflightStats(inflightRequested.get(), inflightSet.get(), resubmitted.get());
+    }
+
     /** Whether a front-end is connected now. */
     public boolean connected() {
         return current != null;
@@ -124,7 +150,7 @@ public final class VhostUserBackend implements AutoCloseable {
                 connections++;
                 LOG.info(name + ": front-end connected on " + socketPath);
                 try {
-                    new BackendConnection(name, device, s).serve();
+                    new BackendConnection(name, device, s, events).serve();
                 } catch (Throwable t) {
                     LOG.log(Level.SEVERE, name + ": connection handler failed", t);
                     s.close();

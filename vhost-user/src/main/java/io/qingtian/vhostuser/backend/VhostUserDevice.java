@@ -93,4 +93,14 @@ public interface VhostUserDevice {
      * elements written into other rings) completes it now. Called on the worker's thread.
      */
     default void batchDone(int queue) {}
+
+    /**
+     * Whether the back-end offers inflight I/O tracking (PROTOCOL_F_INFLIGHT_SHMFD) for this
+     * device: requests in flight when the back-end dies are executed again by the next one.
+     * Only for devices whose requests may run twice with the same outcome (block reads and
+     * writes of the same data); queues the device pops itself are never tracked.
+     */
+    default boolean tracksInflight() {
+        return false;
+    }
 }

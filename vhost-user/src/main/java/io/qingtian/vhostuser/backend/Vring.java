@@ -34,6 +34,9 @@ final class Vring {
     /** Set instead of {@link #worker} while the device drives this ring. */
     private DeviceQueue driven;
     private VhostUserDevice drivingDevice;
+    /** The connection's inflight region (SET_INFLIGHT_FD), or null: then nothing is tracked. */
+    InflightRegion inflight;
+    BackendEvents events = BackendEvents.NONE;
 
     Vring(int index) {
         this.index = index;
@@ -65,8 +68,9 @@ final class Vring {
         }
         SplitQueue q;
         MemorySegment used;
+        MemorySegment desc;
         try {
-            MemorySegment desc = memory.ring(descAddr, SplitQueue.descTableBytes(num));
+            desc = memory.ring(descAddr, SplitQueue.descTableBytes(num));
             MemorySegment avail = memory.ring(availAddr, SplitQueue.availRingBytes(num));
             used = memory.ring(usedAddr, SplitQueue.usedRingBytes(num));
             q = SplitQueue.create(num, desc, avail, used, memory.guestMemory(), eventIdx);
@@ -75,15 +79,49 @@ final class Vring {
             LOG.warning(device + ": " + problem);
             return;
         }
-        q.setNextAvail(base);
-        RingNotifications notifications = new RingNotifications(q, callFd);
+        InflightQueue tracker = null;
+        int[] resubmit = new int[0];
+        int start = base;
+        if (inflight != null && !devicePops) {
+            // Rings a device pops itself (network receive) are not tracked: a lost frame is
+            // what a NIC may do, and the device un-pops chains (rewind), which the spec's
+            // bookkeeping does not model.
+            MemorySegment region = inflight.queue(index);
+            InflightQueue.Recovery[] r = new InflightQueue.Recovery[1];
+            try {
+                if (region == null) {
+                    throw new InflightQueue.InflightException("inflight region covers " + inflight.numQueues() + " queues");
+                }
+                int guestUsed = Short.toUnsignedInt(used.get(InflightRegion.U16, 2));
+                tracker = InflightQueue.recover(region, num, guestUsed, r);
+            } catch (InflightQueue.InflightException e) {
+                problem = "vring " + index + " cannot start: " + e.getMessage();
+                LOG.warning(device + ": " + problem);
+                return;
+            }
+            if (!r[0].fresh()) {
+                // vhost-user.rst: the back-end resumes from the region, not from the base the
+                // front-end sent (QEMU sends the guest's used index after a disconnect).
+                start = r[0].nextAvail();
+                resubmit = r[0].resubmit();
+                if (resubmit.length > 0) {
+                    events.resubmitting(index, resubmit.length);
+                }
+                if (start != base || resubmit.length > 0) {
+                    LOG.info(device + ": ring " + index + " resumes at avail " + start + " (front-end said " + base
+                            + ") with " + resubmit.length + " request(s) to resubmit");
+                }
+            }
+        }
+        q.setNextAvail(start);
+        RingNotifications notifications = new RingNotifications(q, callFd, tracker);
         if (devicePops) {
             driven = new DeviceQueue(q, notifications);
             drivingDevice = dev;
             dev.queueStarted(index, driven);
             return;
         }
-        worker = new VringWorker(device + "-q" + index, index, q, notifications, dev, kickFd, errFd);
+        worker = new VringWorker(device + "-q" + index, index, q, notifications, dev, kickFd, errFd, tracker, resubmit, desc);
         worker.start();
     }
 

@@ -84,9 +84,22 @@ final class VringWorker implements Runnable {
     /** Inline completions added but not yet published (guarded by usedLock). */
     private int unpublished;
     private volatile boolean stopping;
+    /** Records pops for inflight tracking, or null. */
+    private final InflightQueue inflight;
+    /** Heads in flight when the previous back-end died, resubmitted before anything else (counter order). */
+    private final int[] resubmit;
+    private final java.lang.foreign.MemorySegment descTable;
 
     VringWorker(String name, int queueIndex, SplitQueue queue, RingNotifications notifications, VhostUserDevice device,
                 int kickFd, int errFd) {
+        this(name, queueIndex, queue, notifications, device, kickFd, errFd, null, new int[0], null);
+    }
+
+    VringWorker(String name, int queueIndex, SplitQueue queue, RingNotifications notifications, VhostUserDevice device,
+                int kickFd, int errFd, InflightQueue inflight, int[] resubmit, java.lang.foreign.MemorySegment descTable) {
+        this.inflight = inflight;
+        this.resubmit = resubmit.clone();
+        this.descTable = descTable;
         this.name = name;
         this.queueIndex = queueIndex;
         this.queue = queue;
@@ -106,6 +119,7 @@ final class VringWorker implements Runnable {
     public void run() {
         EventFd ev = new EventFd();
         try {
+            resubmitInflight();
             // Chains may already be waiting (a restarted ring): serve them before sleeping.
             if (!drain(ev)) {
                 return;
@@ -135,6 +149,26 @@ final class VringWorker implements Runnable {
     }
 
     /**
+     * Executes again the requests a previous back-end had taken from the ring but not
+     * completed (vhost-user.rst "Inflight I/O tracking": resubmit in counter order), before
+     * any new chain. They stay marked in flight until their used element is published.
+     */
+    private void resubmitInflight() {
+        if (resubmit.length == 0) {
+            return;
+        }
+        LOG.info(name + ": resubmitting " + resubmit.length + " request(s) in flight when the previous back-end stopped");
+        DescriptorChain chain = takeChain();
+        for (int head : resubmit) {
+            chain.walk(descTable, queue.size(), head, queue.memory());
+            int len = device.process(queueIndex, chain);
+            addUsedInline(head, len);
+            flush();
+        }
+        returnChain(chain);
+    }
+
+    /**
      * Serves chains until the ring stays empty through the spin, then re-enables kicks.
      * Returns false when the queue broke.
      */
@@ -148,6 +182,9 @@ final class VringWorker implements Runnable {
             // time per chain (pop reads it once).
             int known = queue.pending();
             while (!stopping && queue.pop(chain)) {
+                if (inflight != null) {
+                    inflight.popped(chain.head());
+                }
                 known = known > 0 ? known - 1 : queue.pending();
                 long hold = device.holdNanos(queueIndex, chain);
                 if (hold > 0) {
@@ -233,10 +270,12 @@ final class VringWorker implements Runnable {
     private int addUsedInline(int head, int len) {
         if (helpers == null) {
             queue.addUsed(head, len);
+            notifications.used(head);
             return ++unpublished;
         }
         synchronized (usedLock) {
             queue.addUsed(head, len);
+            notifications.used(head);
             return ++unpublished;
         }
     }
@@ -263,6 +302,7 @@ final class VringWorker implements Runnable {
     private void complete(int head, int len) {
         synchronized (usedLock) {
             queue.addUsed(head, len);
+            notifications.used(head);
             unpublished = 0; // published with this one
             notifications.publish();
         }

@@ -35,6 +35,22 @@ public final class VhostUserBlkServer implements AutoCloseable {
      * in use (a stale one is replaced).
      */
     public static VhostUserBlkServer start(Path socket, BlockBackend backend, int queues, boolean readOnly) {
+        return start(socket, backend, queues, readOnly, INFLIGHT);
+    }
+
+    /**
+     * Whether servers offer inflight I/O tracking unless told otherwise: on, {@code
+     * -Dqt.vhost.inflight=off} turns it off (to compare, or to work around a front-end that
+     * mishandles it).
+     */
+    public static final boolean INFLIGHT = !"off".equals(System.getProperty("qt.vhost.inflight", "on"));
+
+    /**
+     * {@link #start(Path, BlockBackend, int, boolean)}; with {@code inflight} the server offers
+     * vhost-user inflight I/O tracking, so that requests in flight when it dies are executed by
+     * the server that takes the socket over (a card restart the guest does not notice).
+     */
+    public static VhostUserBlkServer start(Path socket, BlockBackend backend, int queues, boolean readOnly, boolean inflight) {
         BlkDevice blk = new BlkDevice(backend, queues, readOnly);
         VhostUserDevice device = new VhostUserDevice() {
             @Override
@@ -72,6 +88,13 @@ public final class VhostUserBlkServer implements AutoCloseable {
             }
 
             @Override
+            public boolean tracksInflight() {
+                // Block requests are idempotent as a whole: executing again a read, write,
+                // flush or discard that may already have run gives the same disk contents.
+                return inflight;
+            }
+
+            @Override
             public boolean runConcurrently(DescriptorChain chain) {
                 return backend.blocking() || VhostUserDevice.super.runConcurrently(chain);
             }
@@ -93,6 +116,11 @@ public final class VhostUserBlkServer implements AutoCloseable {
         return new Stats(s.reads(), s.readBytes(), s.writes(), s.writeBytes(), s.flushes(), s.discards(),
                 s.discardBytes(), s.writeZeroes(), s.writeZeroesBytes(), s.getIds(),
                 s.errors() + s.unsupported() + s.malformed(), backend.connections());
+    }
+
+    /** Inflight tracking so far (regions created and accepted, requests resubmitted). */
+    public VhostUserBackend.InflightStats inflightStats() {
+        return backend.inflightStats();
     }
 
     /** Whether a front-end is connected now. */

@@ -111,6 +111,20 @@ public sealed interface Request {
         public RequestCode code() { return RequestCode.GET_MAX_MEM_SLOTS; }
     }
 
+    /**
+     * GET_INFLIGHT_FD (vhost-user.rst "Inflight I/O tracking"): the front-end names the queue
+     * count and size; the back-end answers with a shared region and its size/offset.
+     */
+    record GetInflightFd(int numQueues, int queueSize) implements Request {
+        public RequestCode code() { return RequestCode.GET_INFLIGHT_FD; }
+    }
+
+    /** SET_INFLIGHT_FD: the region (fd, size, offset) the back-end must track in-flight requests in. */
+    record SetInflightFd(long mmapSize, long mmapOffset, int numQueues, int queueSize, int fd) implements Request {
+        public RequestCode code() { return RequestCode.SET_INFLIGHT_FD; }
+        @Override public int[] fds() { return new int[] {fd}; }
+    }
+
     /** A defined request this project does not model; the back-end refuses it. */
     record Other(RequestCode code, byte[] payload, int[] otherFds) implements Request {
         public Other { payload = payload.clone(); otherFds = otherFds.clone(); }

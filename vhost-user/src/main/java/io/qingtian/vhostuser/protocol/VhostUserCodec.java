@@ -19,6 +19,8 @@ public final class VhostUserCodec {
     private static final int VRING_STATE_SIZE = 8;
     private static final int VRING_ADDR_SIZE = 40;
     private static final int CONFIG_HEADER_SIZE = 12;
+    /** Inflight description: u64 mmap_size, u64 mmap_offset, u16 num_queues, u16 queue_size, 4 bytes padding (QEMU's struct). */
+    public static final int INFLIGHT_SIZE = 24;
 
     private VhostUserCodec() {}
 
@@ -76,6 +78,13 @@ public final class VhostUserCodec {
             case GetConfig x -> b = buf(CONFIG_HEADER_SIZE + x.size()).putInt(x.offset()).putInt(x.size()).putInt(x.flags());
             case SetConfig x -> b = buf(CONFIG_HEADER_SIZE + x.data().length).putInt(x.offset())
                     .putInt(x.data().length).putInt(x.flags()).put(x.data());
+            case GetInflightFd x -> b = buf(INFLIGHT_SIZE).putLong(0).putLong(0)
+                    .putShort((short) x.numQueues()).putShort((short) x.queueSize()).putInt(0);
+            case SetInflightFd x -> {
+                b = buf(INFLIGHT_SIZE).putLong(x.mmapSize()).putLong(x.mmapOffset())
+                        .putShort((short) x.numQueues()).putShort((short) x.queueSize()).putInt(0);
+                fds = x.fds();
+            }
             case Other x -> {
                 b = buf(x.payload().length).put(x.payload());
                 fds = x.otherFds();
@@ -159,6 +168,21 @@ public final class VhostUserCodec {
                 b.get(data);
                 yield noFds(code, fds, new SetConfig(h[0], h[2], data));
             }
+            case GET_INFLIGHT_FD -> {
+                expectSize(code, b, INFLIGHT_SIZE);
+                b.getLong();
+                b.getLong();
+                yield noFds(code, fds, new GetInflightFd(Short.toUnsignedInt(b.getShort()), Short.toUnsignedInt(b.getShort())));
+            }
+            case SET_INFLIGHT_FD -> {
+                expectSize(code, b, INFLIGHT_SIZE);
+                if (fds.length != 1) {
+                    throw new VhostUserProtocolException(code + " carries " + fds.length + " fds, expected 1");
+                }
+                long size = b.getLong();
+                long offset = b.getLong();
+                yield new SetInflightFd(size, offset, Short.toUnsignedInt(b.getShort()), Short.toUnsignedInt(b.getShort()), fds[0]);
+            }
             default -> new Other(code, m.payload(), fds);
         };
     }
@@ -223,6 +247,27 @@ public final class VhostUserCodec {
         byte[] payload = data == null ? new byte[0]
                 : buf(CONFIG_HEADER_SIZE + data.length).putInt(offset).putInt(data.length).putInt(flags).put(data).array();
         return new Message(RequestCode.GET_CONFIG.code(), FLAG_VERSION | FLAG_REPLY, payload, new int[0]);
+    }
+
+    /** GET_INFLIGHT_FD's reply: the region's size and offset in {@code fd}; size 0 and no fd when there is none. */
+    public static Message inflightReply(long mmapSize, long mmapOffset, int numQueues, int queueSize, int fd) {
+        byte[] p = buf(INFLIGHT_SIZE).putLong(mmapSize).putLong(mmapOffset)
+                .putShort((short) numQueues).putShort((short) queueSize).putInt(0).array();
+        return new Message(RequestCode.GET_INFLIGHT_FD.code(), FLAG_VERSION | FLAG_REPLY, p, fd < 0 ? new int[0] : new int[] {fd});
+    }
+
+    /** Decodes GET_INFLIGHT_FD's reply as a {@link SetInflightFd} to send back (fd -1 when none came). */
+    public static SetInflightFd decodeInflightReply(Message m) throws VhostUserProtocolException {
+        checkHeader(m.request(), m.flags(), m.payload().length, true);
+        if (m.request() != RequestCode.GET_INFLIGHT_FD.code() || m.payload().length != INFLIGHT_SIZE || m.fds().length > 1) {
+            throw new VhostUserProtocolException("bad GET_INFLIGHT_FD reply " + m);
+        }
+        ByteBuffer b = ByteBuffer.wrap(m.payload()).order(ByteOrder.LITTLE_ENDIAN);
+        long size = b.getLong();
+        long offset = b.getLong();
+        int nq = Short.toUnsignedInt(b.getShort());
+        int qs = Short.toUnsignedInt(b.getShort());
+        return new SetInflightFd(size, offset, nq, qs, m.fds().length == 1 ? m.fds()[0] : -1);
     }
 
     public static long decodeU64Reply(RequestCode to, Message m) throws VhostUserProtocolException {
