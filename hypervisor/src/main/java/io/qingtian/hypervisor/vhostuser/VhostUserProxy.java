@@ -1,6 +1,7 @@
 package io.qingtian.hypervisor.vhostuser;
 
 import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_CONFIG;
+import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_INFLIGHT_SHMFD;
 import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_MQ;
 import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_REPLY_ACK;
 import static io.qingtian.vhostuser.protocol.VhostUser.VHOST_USER_F_PROTOCOL_FEATURES;
@@ -49,6 +50,20 @@ import java.util.logging.Logger;
  * tracking (vhost-user.rst, "Inflight I/O tracking"), so the driver starts over (Linux: PCI
  * remove + rescan). The VM never stops for it.
  *
+ * <p>Unless the back-end tracks in-flight requests (PROTOCOL_F_INFLIGHT_SHMFD, vhost-user.rst
+ * "Inflight I/O tracking", split rings): then at activation the proxy asks it for a region
+ * (GET_INFLIGHT_FD, once per driver activation, kept across reconnects until the driver
+ * resets the device) and hands it over (SET_INFLIGHT_FD) before the rings start, on every
+ * connection. When such a back-end goes away with rings running, nothing is signalled to
+ * the guest: the data path is torn down, and on reconnect the proxy sends features, memory
+ * table, the region, and every ring again (base = the used index in guest memory, which the
+ * back-end corrects from the region; fresh kick and call eventfds, kicked once). The new
+ * back-end resubmits what was in flight: the guest sees a pause. A back-end that comes back
+ * without the feature gets DEVICE_NEEDS_RESET as before. Back-ends that do not offer it (the
+ * network ports) keep the reset: restarting their rings at the guest's used index would
+ * execute again, or complete twice, chains completed out of order (a "not a head" error in
+ * the guest's driver, which then stops the ring for good).
+ *
  * <p>A back-end that stays connected but stops answering is the same case: every reply is
  * awaited at most {@link #REPLY_TIMEOUT} (the front-end's bound); after a timeout the
  * front-end has shut the connection down, and the proxy drops it exactly as on a hang-up
@@ -77,7 +92,10 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             | bit(VIRTIO_NET_F_MQ) | bit(VIRTIO_NET_F_CTRL_MAC_ADDR) | 0x3c0000L /* 18-21: ctrl rx/vlan/announce */;
     /** Transport bits we support: indirect descriptors, event index, version 1 (split rings only). */
     static final long TRANSPORT_SUPPORTED = VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX | VirtioPciDevice.VIRTIO_F_VERSION_1;
-    static final long WANTED_PROTOCOL = bit(PROTOCOL_F_MQ) | bit(PROTOCOL_F_REPLY_ACK) | bit(PROTOCOL_F_CONFIG);
+    /** Whether the proxy uses inflight tracking when the back-end offers it ({@code -Dqt.vhost.inflight=off}: never). */
+    static final boolean INFLIGHT = !"off".equals(System.getProperty("qt.vhost.inflight", "on"));
+    static final long WANTED_PROTOCOL = bit(PROTOCOL_F_MQ) | bit(PROTOCOL_F_REPLY_ACK) | bit(PROTOCOL_F_CONFIG)
+            | (INFLIGHT ? bit(PROTOCOL_F_INFLIGHT_SHMFD) : 0);
     static final int RECONNECT_MILLIS = 200;
     static final int WATCH_MILLIS = 500;
     public static final int QUEUE_MAX_SIZE = 256;
@@ -112,6 +130,13 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
     /** The device configuration as the back-end last reported it (bytes 0..configKnown). */
     private final byte[] configCache = new byte[256];
     private int configKnown;
+    /** The back-end's inflight region for the current activation (we own its fd), or null. */
+    private io.qingtian.vhostuser.protocol.Request.SetInflightFd inflight;
+    /** The activation the rings run under (to restart them on a new connection). */
+    private Deferred running;
+    /** Rings to resume with inflight tracking when the back-end returns. */
+    private Deferred resume;
+    private long resumes;
 
     private record ActiveQueue(int index, int kickFd, int callFd, long notifyAddress, int gsi, Thread relay) {}
 
@@ -340,10 +365,12 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             }
             frontend.setFeatures(toBackend);
             sendMemTable();
+            sendInflight(queues);
             for (QueueConfig q : queues) {
                 started.add(bases == null ? startQueue(q, irq, 0, false) : startQueue(q, irq, bases[q.index()], true));
             }
             active = List.copyOf(started);
+            running = new Deferred(features, List.copyOf(queues), irq);
             return true;
         } catch (VhostUserProtocolException | GuestMemoryException | RuntimeException e) {
             LOG.warning(spec.describe() + ": " + failure + ": " + e.getMessage());
@@ -354,6 +381,55 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
             dropIfBroken(); // our caller's false already makes the transport set DEVICE_NEEDS_RESET
             return false;
         }
+    }
+
+    /**
+     * GET_INFLIGHT_FD the first time rings start after a driver reset, SET_INFLIGHT_FD on every
+     * start (vhost-user.rst: before the rings start). The region has one queue size, so it is
+     * used only when every ring has the same (Linux gives all its rings the maximum).
+     */
+    private void sendInflight(List<QueueConfig> queues) throws VhostUserProtocolException {
+        if ((protocolFeatures & bit(PROTOCOL_F_INFLIGHT_SHMFD)) == 0 || queues.isEmpty()) {
+            return;
+        }
+        int size = queues.getFirst().size();
+        for (QueueConfig q : queues) {
+            if (q.size() != size) {
+                LOG.info(spec.describe() + ": rings of different sizes: no inflight tracking");
+                freeInflight();
+                return;
+            }
+        }
+        if (inflight != null && (inflight.queueSize() != size || inflight.numQueues() != queueCount)) {
+            freeInflight();
+        }
+        if (inflight == null) {
+            var r = frontend.getInflightFd(queueCount, size);
+            if (r.fd() < 0 || r.mmapSize() == 0) {
+                LOG.info(spec.describe() + ": the back-end has no inflight region for " + queueCount + " queues of " + size);
+                Libc.closeQuietly(r.fd());
+                return;
+            }
+            inflight = r;
+        }
+        frontend.setInflightFd(inflight);
+    }
+
+    private void freeInflight() {
+        if (inflight != null) {
+            Libc.closeQuietly(inflight.fd());
+            inflight = null;
+        }
+    }
+
+    /** Whether the rings run with inflight tracking (a back-end restart is then resumed, not reset). */
+    public synchronized boolean inflightTracking() {
+        return inflight != null && !active.isEmpty();
+    }
+
+    /** How many times rings were resumed on a new back-end without a reset (for tests and status). */
+    public synchronized long resumes() {
+        return resumes;
     }
 
     private void sendMemTable() throws VhostUserProtocolException {
@@ -437,6 +513,9 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         active = List.of();
         interrupt = null;
         deferred = null;
+        running = null;
+        resume = null;
+        freeInflight(); // a reset driver starts its rings over: what the old region says is void
         dropIfBroken(); // the driver is resetting the device anyway: no interrupt
     }
 
@@ -536,7 +615,10 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
     }
 
     private synchronized VirtioInterrupt disconnected(String why) {
-        LOG.warning(spec.describe() + ": " + why + "; the device needs a reset, reconnecting");
+        boolean resumable = inflight != null && !active.isEmpty() && running != null;
+        LOG.warning(spec.describe() + ": " + why + (resumable
+                ? "; its rings resume when it returns (inflight tracking), reconnecting"
+                : "; the device needs a reset, reconnecting"));
         for (ActiveQueue a : active) {
             teardown(a);
         }
@@ -544,7 +626,23 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         frontend.close();
         frontend = null;
         generation++;
+        if (resumable) {
+            resume = running;
+            running = null;
+            return null;
+        }
         return interrupt;
+    }
+
+    /** The used index of each ring in guest memory: where a resumed ring's base starts (the back-end corrects it). */
+    private int[] usedIndexes(List<QueueConfig> queues) throws GuestMemoryException {
+        int[] bases = new int[queueCount];
+        for (QueueConfig q : queues) {
+            java.lang.foreign.MemorySegment used = memory.slice(q.deviceArea(), 4);
+            bases[q.index()] = Short.toUnsignedInt(used.get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED
+                    .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 2));
+        }
+        return bases;
     }
 
     /**
@@ -595,6 +693,11 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 LOG.warning(spec.describe() + ": the back-end came back with different features");
             }
             LOG.info(spec.describe() + ": reconnected to the back-end");
+            Deferred r = resume;
+            resume = null;
+            if (r != null) {
+                failed = resumeAfterRestart(r);
+            }
             Deferred d = deferred;
             deferred = null;
             if (d != null) {
@@ -614,6 +717,32 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
         if (failed != null) {
             failed.needsReset(); // outside our lock, as in watch()
         }
+    }
+
+    /**
+     * Restarts the rings that ran when the back-end died on the new one, with the inflight
+     * region, so it resubmits what was in flight; returns the interrupt to raise
+     * DEVICE_NEEDS_RESET on when that is not possible.
+     */
+    private VirtioInterrupt resumeAfterRestart(Deferred r) {
+        if ((protocolFeatures & bit(PROTOCOL_F_INFLIGHT_SHMFD)) == 0) {
+            LOG.warning(spec.describe() + ": the back-end came back without inflight tracking; the device needs a reset");
+            freeInflight();
+            return r.irq();
+        }
+        int[] bases;
+        try {
+            bases = usedIndexes(r.queues());
+        } catch (GuestMemoryException e) {
+            LOG.warning(spec.describe() + ": a ring is outside guest memory: " + e.getMessage());
+            return r.irq();
+        }
+        if (!startRings(r.features(), r.queues(), r.irq(), bases, "resuming the rings on the new back-end failed")) {
+            return r.irq();
+        }
+        resumes++;
+        LOG.info(spec.describe() + ": rings resumed on the new back-end (in-flight requests resubmitted by it)");
+        return null;
     }
 
     /** How many times the back-end went away (for tests and status). */
@@ -643,6 +772,7 @@ public final class VhostUserProxy implements VirtioDevice, SnapshottableVirtioDe
                 frontend.close();
                 frontend = null;
             }
+            freeInflight();
             w = watcher;
         }
         if (w != null) {

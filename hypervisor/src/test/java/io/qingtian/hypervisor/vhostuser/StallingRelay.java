@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class StallingRelay implements AutoCloseable {
     /** Requests that are always answered (vhost-user.rst); the others only with NEED_REPLY. */
     private static final Set<RequestCode> ANSWERED = EnumSet.of(RequestCode.GET_FEATURES, RequestCode.GET_PROTOCOL_FEATURES,
-            RequestCode.GET_QUEUE_NUM, RequestCode.GET_VRING_BASE, RequestCode.GET_CONFIG);
+            RequestCode.GET_QUEUE_NUM, RequestCode.GET_VRING_BASE, RequestCode.GET_CONFIG, RequestCode.GET_INFLIGHT_FD);
 
     private final Path backend;
     private final int listenFd;
@@ -76,7 +76,13 @@ final class StallingRelay implements AutoCloseable {
                         dropped.incrementAndGet(); // stalled while the back-end worked: the reply never leaves
                         continue;
                     }
-                    front.send(r);
+                    try {
+                        front.send(r);
+                    } finally {
+                        for (int f : r.fds()) {
+                            Libc.closeQuietly(f); // GET_INFLIGHT_FD's region: the front-end has its copy
+                        }
+                    }
                 }
             }
         } catch (Exception e) {

@@ -200,6 +200,28 @@ public final class VhostUserFrontend implements AutoCloseable {
         return VhostUserCodec.decodeVringStateReply(RequestCode.GET_VRING_BASE, index, ask(new GetVringBase(index)));
     }
 
+    /**
+     * GET_INFLIGHT_FD (needs PROTOCOL_F_INFLIGHT_SHMFD): the back-end's region for
+     * {@code numQueues} queues of {@code queueSize}, returned as the SET_INFLIGHT_FD to send on
+     * every later connection; its fd (-1 when the back-end has none) is the caller's to close.
+     */
+    public SetInflightFd getInflightFd(int numQueues, int queueSize) throws VhostUserProtocolException {
+        Message m = ask(new GetInflightFd(numQueues, queueSize));
+        try {
+            return VhostUserCodec.decodeInflightReply(m);
+        } catch (VhostUserProtocolException e) {
+            for (int fd : m.fds()) {
+                io.qingtian.sys.Libc.closeQuietly(fd);
+            }
+            throw e;
+        }
+    }
+
+    /** SET_INFLIGHT_FD: hands the region over (the fd is duplicated into the message; the caller keeps its own). */
+    public void setInflightFd(SetInflightFd region) throws VhostUserProtocolException {
+        send(region);
+    }
+
     public byte[] getConfig(int offset, int size) throws VhostUserProtocolException {
         return VhostUserCodec.decodeConfigReply(offset, size, ask(new GetConfig(offset, size, 0)));
     }
