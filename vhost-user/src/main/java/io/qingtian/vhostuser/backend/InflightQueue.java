@@ -27,8 +27,9 @@ import java.util.Arrays;
  * from the list. Costs per request: two stores at pop, two at use, one per batch and one
  * per element at publish; no system call, no allocation.
  *
- * <p>Threading: {@link #popped} on the ring's worker; {@link #used}/{@link #published} by
- * whoever holds the used side (the worker's used lock once helpers exist).
+ * <p>Threading: one thread at a time for all three: the ring's worker alone, or anyone
+ * holding the worker's used lock once helper threads complete requests (a head published by
+ * a helper may be popped again by the worker before the helper clears its flag otherwise).
  *
  * <p>The front-end can write the region too. Nothing read from it is trusted: {@link
  * #recover} validates what it reads (bad content is an {@link InflightException}, the ring

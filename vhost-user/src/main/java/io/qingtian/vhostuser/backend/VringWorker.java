@@ -183,7 +183,7 @@ final class VringWorker implements Runnable {
             int known = queue.pending();
             while (!stopping && queue.pop(chain)) {
                 if (inflight != null) {
-                    inflight.popped(chain.head());
+                    markInflight(chain.head());
                 }
                 known = known > 0 ? known - 1 : queue.pending();
                 long hold = device.holdNanos(queueIndex, chain);
@@ -218,6 +218,22 @@ final class VringWorker implements Runnable {
             }
         } while (spin() || allowKicksAndRecheck());
         return true;
+    }
+
+    /**
+     * Records a popped head in the inflight region. Once helper threads complete requests,
+     * under the used lock: a helper that published a head's used element clears its flag
+     * after the used index store, and the driver may already have made the head available
+     * again — the new mark must not land before that clear.
+     */
+    private void markInflight(int head) {
+        if (helpers == null) {
+            inflight.popped(head);
+            return;
+        }
+        synchronized (usedLock) {
+            inflight.popped(head);
+        }
     }
 
     /** Kicks back on; true (and kicks off again) when chains arrived meanwhile. */

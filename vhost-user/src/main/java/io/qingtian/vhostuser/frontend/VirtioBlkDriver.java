@@ -2,6 +2,7 @@ package io.qingtian.vhostuser.frontend;
 
 import static io.qingtian.virtio.blk.VirtioBlk.*;
 import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_CONFIG;
+import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_INFLIGHT_SHMFD;
 import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_MQ;
 import static io.qingtian.vhostuser.protocol.VhostUser.PROTOCOL_F_REPLY_ACK;
 import static io.qingtian.vhostuser.protocol.VhostUser.VHOST_USER_F_PROTOCOL_FEATURES;
@@ -37,6 +38,8 @@ public final class VirtioBlkDriver implements AutoCloseable {
     private static final int SLOT_META = 4096;
     /** Status byte value before the device wrote one. */
     public static final int STATUS_PENDING = 0xFF;
+    /** Whether the driver uses the back-end's inflight tracking when offered ({@code -Dqt.vhost.inflight=off}: never). */
+    static final boolean INFLIGHT = !"off".equals(System.getProperty("qt.vhost.inflight", "on"));
 
     /**
      * @param queues       queues to set up (the device must have that many)
@@ -137,7 +140,8 @@ public final class VirtioBlkDriver implements AutoCloseable {
             if ((offered & bit(VIRTIO_F_VERSION_1)) == 0 || (offered & bit(VHOST_USER_F_PROTOCOL_FEATURES)) == 0) {
                 throw new VhostUserProtocolException("back-end offers neither VERSION_1 nor protocol features: 0x" + Long.toHexString(offered));
             }
-            long pf = fe.getProtocolFeatures() & (bit(PROTOCOL_F_MQ) | bit(PROTOCOL_F_REPLY_ACK) | bit(PROTOCOL_F_CONFIG));
+            long pf = fe.getProtocolFeatures() & (bit(PROTOCOL_F_MQ) | bit(PROTOCOL_F_REPLY_ACK) | bit(PROTOCOL_F_CONFIG)
+                    | (INFLIGHT ? bit(PROTOCOL_F_INFLIGHT_SHMFD) : 0));
             fe.setProtocolFeatures(pf);
             if ((pf & bit(PROTOCOL_F_MQ)) != 0) {
                 int n = fe.getQueueNum();
@@ -161,6 +165,19 @@ public final class VirtioBlkDriver implements AutoCloseable {
             long region0 = Math.max(1 << 20, ((long) o.queues() * 3 * 4096 + 20L * o.queueSize() * o.queues() + 0xFFFFF) & ~0xFFFFFL);
             mem = new SharedMemory(new long[] {REGION0_GPA, REGION1_GPA}, new long[] {region0, (slotBytes + 0xFFFFF) & ~0xFFFFFL});
             fe.setMemTable(VhostUserFrontend.memoryTable(mem.memory()), VhostUserFrontend.memoryTableFds(mem.memory()));
+            if ((pf & bit(PROTOCOL_F_INFLIGHT_SHMFD)) != 0) {
+                // Tracked like a hypervisor's front-end does it (the back-end's data path then
+                // pays what it pays under a VM); this driver never reconnects, so the region
+                // is handed over once and our fd is not kept.
+                var region = fe.getInflightFd(o.queues(), o.queueSize());
+                try {
+                    if (region.fd() >= 0 && region.mmapSize() > 0) {
+                        fe.setInflightFd(region);
+                    }
+                } finally {
+                    io.qingtian.sys.Libc.closeQuietly(region.fd());
+                }
+            }
             VirtioBlkDriver d = new VirtioBlkDriver(fe, mem, o, acked, cfg);
             for (int q = 0; q < o.queues(); q++) {
                 Queue queue = d.new Queue(q);
