@@ -95,6 +95,13 @@ final class InflightQueue {
         }
         int recordedUsed = Short.toUnsignedInt(q.get(U16, OFF_USED_IDX));
         int lastBatch = (guestUsedIdx - recordedUsed) & 0xFFFF;
+        if (lastBatch > ringSize && nothingInFlight(q, ringSize)) {
+            // A region that outlived its rings (a front-end keeping it across a driver reset,
+            // which starts new rings at 0): nothing to resubmit, so start over from the base.
+            q.set(U16, OFF_USED_IDX, (short) guestUsedIdx);
+            out[0] = new Recovery(new int[0], guestUsedIdx, true);
+            return new InflightQueue(q, ringSize, maxCounter(q, ringSize) + 1);
+        }
         if (lastBatch != 0) {
             // The last batch reached the used ring but its flags were not cleared: walk its list.
             if (lastBatch > ringSize) {
@@ -152,6 +159,26 @@ final class InflightQueue {
         }
         out[0] = new Recovery(resubmit, (guestUsedIdx + n) & 0xFFFF, false);
         return new InflightQueue(q, ringSize, n == 0 ? 1 : max + 1);
+    }
+
+    private static boolean nothingInFlight(MemorySegment q, int ringSize) {
+        for (int head = 0; head < ringSize; head++) {
+            if (q.get(ValueLayout.JAVA_BYTE, desc(head) + DESC_OFF_INFLIGHT) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static long maxCounter(MemorySegment q, int ringSize) {
+        long max = 0;
+        for (int head = 0; head < ringSize; head++) {
+            long c = q.get(U64, desc(head) + DESC_OFF_COUNTER);
+            if (Long.compareUnsigned(c, max) > 0) {
+                max = c;
+            }
+        }
+        return max == -1L ? 0 : max;
     }
 
     /** A head was taken from the avail ring (before the request is executed). */

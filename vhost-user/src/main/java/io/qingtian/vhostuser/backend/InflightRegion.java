@@ -82,9 +82,12 @@ final class InflightRegion implements AutoCloseable {
     static int create(int numQueues, int queueSize, int maxQueues) {
         checkGeometry(numQueues, queueSize, maxQueues);
         long size = regionBytes(numQueues, queueSize);
-        int fd = Libc.memfdCreate("vhost-user-inflight", Libc.MFD_CLOEXEC);
+        int fd = Libc.memfdCreate("vhost-user-inflight", Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);
         try {
             Libc.ftruncate(fd, size);
+            // Sealed like QEMU seals its own: nobody holding the fd can shrink it under a
+            // back-end that maps it (a later access would fault the process).
+            Fds.addSeals(fd, Fds.F_SEAL_SHRINK | Fds.F_SEAL_GROW | Fds.F_SEAL_SEAL);
             MemorySegment m = Libc.mmap(size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
             try {
                 for (int q = 0; q < numQueues; q++) {
@@ -114,6 +117,11 @@ final class InflightRegion implements AutoCloseable {
         if (size < need || offset < 0 || offset + size < offset) {
             throw new IllegalArgumentException("inflight region of " + size + " bytes at offset " + offset + " for "
                     + numQueues + " queues of " + queueSize + " (needs " + need + ")");
+        }
+        int seals = Fds.seals(fd);
+        if (seals >= 0 && (seals & Fds.F_SEAL_SHRINK) == 0) {
+            java.util.logging.Logger.getLogger(InflightRegion.class.getName()).warning(
+                    "inflight region is a memfd without F_SEAL_SHRINK: a front-end that shrinks it can fault this back-end");
         }
         long have = Fds.size(fd);
         if (have < offset + size) {

@@ -213,6 +213,25 @@ class InflightQueueTest {
     }
 
     @Test
+    void aRegionThatOutlivedItsRingsStartsOverWhenNothingIsInFlight() throws Exception {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment q = region(a, SIZE);
+            InflightQueue t = fresh(q, SIZE, 0);
+            for (int i = 0; i < 300; i++) { // the old rings ran to used index 300
+                t.popped(i % SIZE);
+                t.used(i % SIZE);
+                t.published(i + 1);
+            }
+            Recovery r = recover(q, SIZE, 0); // a driver reset: new rings at 0
+            assertThat(r.fresh()).isTrue();
+            assertThat(r.resubmit()).isEmpty();
+            assertThat(q.get(U16, 14)).isZero();
+            t.popped(3); // with something in flight the mismatch is an error, not a guess
+            assertThatThrownBy(() -> recover(q, SIZE, 100)).isInstanceOf(InflightException.class).hasMessageContaining("ahead");
+        }
+    }
+
+    @Test
     void hostileContentsAreClearErrors() throws Exception {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment q = region(a, SIZE);
