@@ -1,5 +1,7 @@
 package io.qingtian.e2e.api;
 
+import static io.qingtian.e2e.Outputs.find;
+import static io.qingtian.e2e.Outputs.section;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.lab.GuestInitramfs;
@@ -183,22 +185,6 @@ class SnapshotLabTest {
         assertThat(find(out, "L1 filesum 0 (\\w+)")).as("the card's volume file").isEqualTo(written);
         assertThat(find(out, "L1 filesum 8 (\\w+)")).as("write after restore reached the card").isEqualTo(fresh);
         assertThat(section(out, "=== after-err", "=== end")).contains("snapshot loaded in");
-    }
-
-    /** Group 1 of the first match of {@code regex}; fails the test if none (also NetSnapshotLabTest's). */
-    static String find(String text, String regex) {
-        Matcher m = Pattern.compile(regex).matcher(text);
-        assertThat(m.find()).as("output has /%s/:%n%s", regex, text).isTrue();
-        return m.group(1);
-    }
-
-    /** The text between two markers of the lab output; fails the test if they are missing. */
-    static String section(String out, String from, String to) {
-        int a = out.indexOf(from);
-        int b = out.indexOf(to, Math.max(a, 0));
-        assertThat(a).as("%s in lab output:%n%s", from, out).isNotNegative();
-        assertThat(b).as("%s in lab output:%n%s", to, out).isGreaterThan(a);
-        return out.substring(a + from.length(), b);
     }
 
     private static int lastCount(String console) {
