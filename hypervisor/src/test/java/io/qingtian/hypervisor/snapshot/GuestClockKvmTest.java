@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.hypervisor.Console;
 import io.qingtian.hypervisor.Vm;
-import io.qingtian.hypervisor.VmBuilder;
-import io.qingtian.hypervisor.VmConfig;
 import io.qingtian.hypervisor.vcpu.GuestClockPause;
 import io.qingtian.hypervisor.vhostuser.PciDevicesConfig;
 import io.qingtian.kvm.KvmStateIoctls;
@@ -47,21 +45,11 @@ class GuestClockKvmTest {
     Path dir;
 
     private Vm boot() throws Exception {
-        VmConfig cfg = new VmConfig(new VmConfig.Machine(1, 64L << 20),
-                new VmConfig.BootSource(CounterGuest.kernel(dir), null, "console=ttyS0"), NO_DEVICES);
-        Vm vm = VmBuilder.build(cfg, new Console(new ByteArrayOutputStream(), null));
-        vm.start();
-        return vm;
+        return CounterGuest.boot(dir, 1, new ByteArrayOutputStream());
     }
 
     private static long awaitCounterAbove(Vm vm, long floor) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        long c;
-        while ((c = CounterGuest.counter(vm.ram().memory())) <= floor) {
-            assertThat(System.nanoTime()).as("counter passes " + floor).isLessThan(deadline);
-            assertThat(vm.awaitExit(Duration.ofMillis(5))).as("VM still running").isNull();
-        }
-        return c;
+        return CounterGuest.awaitCounterAbove(vm, floor);
     }
 
     /** Enables kvm-clock on vCPU 0 of a paused VM, with a zeroed pvclock structure. */
@@ -70,7 +58,7 @@ class GuestClockKvmTest {
         vm.vcpus().getFirst().setMsrs(List.of(new MsrEntry(MSR_KVM_SYSTEM_TIME_NEW, PVTI_GPA | 1)));
     }
 
-    /** The flags of the pvclock structure once KVM has written it (version != 0) after {@code floor} more counts. */
+    /** The flags of the pvclock structure once the guest has run on (1000 more counts) and KVM has written it (version != 0). */
     private static int pvclockFlagsAfterProgress(Vm vm) throws Exception {
         GuestMemory mem = vm.ram().memory();
         awaitCounterAbove(vm, CounterGuest.counter(mem) + 1000); // the vCPU entered the guest since
