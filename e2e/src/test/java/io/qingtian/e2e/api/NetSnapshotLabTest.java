@@ -114,7 +114,7 @@ class NetSnapshotLabTest {
         assertThat(out).as("a load naming the old, gone back-end is refused")
                 .contains("network interface 'net0'").doesNotContain("=== stale rc=0");
         String before = SnapshotLabTest.section(out, "=== before\n", "=== before-err");
-        String after = SnapshotLabTest.section(out, "=== after\n", "=== after-err");
+        String after = SnapshotLabTest.resumedConsole(before, SnapshotLabTest.section(out, "=== after\n", "=== after-err"));
         assertThat(before).contains("L2 mac " + MAC);
         long txBoot = Long.parseLong(SnapshotLabTest.find(before, "L2 net boot tx=(\\d+)"));
         long rxBoot = Long.parseLong(SnapshotLabTest.find(before, "L2 net boot tx=\\d+ rx=(\\d+)"));
