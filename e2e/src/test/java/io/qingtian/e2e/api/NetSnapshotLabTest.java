@@ -115,7 +115,7 @@ class NetSnapshotLabTest {
         assertThat(out).as("a load naming the old, gone back-end is refused")
                 .contains("network interface 'net0'").doesNotContain("=== stale rc=0");
         String before = Outputs.section(out, "=== before\n", "=== before-err");
-        String after = Outputs.section(out, "=== after\n", "=== after-err");
+        String after = SnapshotLabTest.resumedConsole(before, Outputs.section(out, "=== after\n", "=== after-err"));
         assertThat(before).contains("L2 mac " + MAC);
         long txBoot = Long.parseLong(Outputs.find(before, "L2 net boot tx=(\\d+)"));
         long rxBoot = Long.parseLong(Outputs.find(before, "L2 net boot tx=\\d+ rx=(\\d+)"));
