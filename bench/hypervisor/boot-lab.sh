@@ -11,15 +11,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cpus="${1:-2}"; rounds="${2:-2}"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/q/lib" "$tmp/q/share"
-cp -L /usr/bin/qemu-system-x86_64 "$tmp/q/"
-ldd /usr/bin/qemu-system-x86_64 | awk '$3 ~ /^\// {print $3}' | xargs -I{} cp -L {} "$tmp/q/lib/"
-for f in bios-256k.bin bios-microvm.bin linuxboot_dma.bin linuxboot.bin kvmvapic.bin; do
-  for d in /usr/share/qemu /usr/share/seabios; do [ -f "$d/$f" ] && cp -L "$d/$f" "$tmp/q/share/" && break; done
-done
-cat > "$tmp/bench.sh" <<SCRIPT
-#!/bin/sh
-# runs inside L1
+. "$root/bench/lib/lab.sh"
+lab_qemu_bundle "$tmp/qemu"
+{ echo '#!/bin/sh'; echo '# runs inside L1'; lab_l1_functions; } > "$tmp/bench.sh"
+cat >> "$tmp/bench.sh" <<SCRIPT
 up() { cut -d' ' -f1 /proc/uptime | tr -d .; }   # centiseconds
 measure() { # name, command...
   name=\$1; shift
@@ -29,7 +24,7 @@ measure() { # name, command...
   done
 }
 K=\$QT_GUEST_KERNEL; I=\$QT_GUEST_INITRAMFS; CL="console=ttyS0 reboot=k panic=1 pci=off quiet"
-Q="env LD_LIBRARY_PATH=/tmp/q/lib /tmp/q/qemu-system-x86_64 -L /tmp/q/share -accel kvm -cpu host -smp $cpus -m 256 -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel \$K -initrd \$I"
+Q="qemu -accel kvm -cpu host -smp $cpus -m 256 -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel \$K -initrd \$I"
 for r in \$(seq $rounds); do
   measure qemu-microvm \$Q -M microvm,rtc=on -append "\$CL"
   measure qemu-q35 \$Q -M q35 -append "\$CL"
@@ -37,7 +32,7 @@ for r in \$(seq $rounds); do
   measure qt-anonymous qt hypervisor run --kernel \$K --initramfs \$I --cpus $cpus --memory 256M --memory-backing anonymous --cmdline "\$CL"
 done
 SCRIPT
-out="$(cd "$root" && ./qt lab run --timeout 1800 --file "$tmp/q:/tmp/q" --file "$tmp/bench.sh:/tmp/bench.sh" -- sh /tmp/bench.sh)"
+out="$(cd "$root" && ./qt lab run --timeout 1800 --file "$tmp/qemu:/tmp/qemu" --file "$tmp/bench.sh:/tmp/bench.sh" -- sh /tmp/bench.sh)"
 echo "$out"
 for v in qemu-microvm qemu-q35 qt-memfd qt-anonymous; do
   echo "$out" | grep "vmm=$v " | sed 's/.*ms=//' | sort -n | awk -v v="$v" '{a[NR]=$1} END {if (NR) printf "MEDIAN %s %d ms (%d runs; lower median)\n", v, a[int((NR+1)/2)], NR}'

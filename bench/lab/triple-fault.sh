@@ -27,14 +27,12 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/triple-fault.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 cd "$ROOT"
+. bench/lib/lab.sh
 
 files=()
 if [[ " $VMMS " == *" qemu "* ]]; then
-    # QEMU for L1, as bench/pci/run.sh ships it: the binary, the libraries it links, q35's firmware.
-    mkdir -p "$W/qemu/lib" "$W/qemu/fw"
-    cp /usr/bin/qemu-system-x86_64 "$W/qemu/"
-    for l in $(ldd /usr/bin/qemu-system-x86_64 | grep -o '/[^ ]*'); do cp -L "$l" "$W/qemu/lib/"; done
-    cp -L /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot_dma.bin "$W/qemu/fw/"
+    # QEMU for L1 (bench/lib/lab.sh): the binary, the libraries it links, its firmware.
+    lab_qemu_bundle "$W/qemu"
     files+=(--file "$W/qemu:/tmp/qemu")
 fi
 

@@ -12,6 +12,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/bench-pci.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 cd "$ROOT"
+. bench/lib/lab.sh
 
 # 1. blkbench, static
 gcc -O2 -static -o "$W/blkbench" bench/pci/blkbench.c
@@ -19,8 +20,7 @@ gcc -O2 -static -o "$W/blkbench" bench/pci/blkbench.c
 # 2. L2 initramfs: busybox + virtio modules + blkbench
 MODDIR=$(dirname "$(find "${QT_CACHE:-$HOME/.cache/qingtian}/debs" -name modules.dep | head -1)")
 [ -d "$MODDIR" ] || { echo "run ./qt lab run -- true once first (it fetches the stock kernel)"; exit 2; }
-R="$W/l2"; mkdir -p "$R"/{bin,proc,sys,dev,lib/modules}
-cp /bin/busybox "$R/bin/"; for a in sh mount insmod poweroff cat echo; do ln -s busybox "$R/bin/$a"; done
+R="$W/l2"; lab_busybox_root "$R" sh mount insmod poweroff cat echo; mkdir -p "$R/lib/modules"
 cp "$W/blkbench" "$R/bin/"
 for m in virtio/virtio_ring virtio/virtio virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev virtio/virtio_pci block/virtio_blk; do
     cp "$MODDIR/kernel/drivers/$m.ko" "$R/lib/modules/"
@@ -34,24 +34,21 @@ for t in "seqread 1048576" "seqwrite 1048576" "randread 4096" "randwrite 4096"; 
 poweroff -f
 INIT
 chmod +x "$R/init"
-(cd "$R" && find . | cpio -o -H newc 2>/dev/null) > "$W/l2.cpio"
+lab_cpio "$R" "$W/l2.cpio"
 
 # 3. QEMU for L1: binary, the libraries it links, the firmware q35 needs
-mkdir -p "$W/qemu/lib" "$W/qemu/fw"
-cp /usr/bin/qemu-system-x86_64 "$W/qemu/"
-for l in $(ldd /usr/bin/qemu-system-x86_64 | grep -o '/[^ ]*'); do cp -L "$l" "$W/qemu/lib/"; done
-cp -L /usr/share/seabios/bios-256k.bin /usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot_dma.bin "$W/qemu/fw/"
+lab_qemu_bundle "$W/qemu"
 
 # 4. the card's vhost-user-blk server as a class (e2e test classes)
-[ -f e2e/target/test-classes/io/qingtian/e2e/pci/DiskServer.class ] || \
+[ -f e2e/target/test-classes/io/qingtian/e2e/RawFileDisk.class ] || \
     ./mvnw -q -B -o -pl e2e -am test-compile -Dsurefire.failIfNoSpecifiedTests=false
 mkdir -p "$W/tc/io/qingtian/e2e/pci"; cp e2e/target/test-classes/io/qingtian/e2e/pci/DiskServer*.class "$W/tc/io/qingtian/e2e/pci/"
+cp e2e/target/test-classes/io/qingtian/e2e/RawFileDisk.class "$W/tc/io/qingtian/e2e/" # the file it serves
 
-echo "ROUNDS=$ROUNDS" > "$W/l1.sh"
+{ echo "ROUNDS=$ROUNDS"; lab_l1_functions; } > "$W/l1.sh"
 cat >> "$W/l1.sh" <<'L1'
 J="java -cp /tmp/tc:/opt/qt/qingtian-cli.jar:/opt/qt/lib/*"
 CMD="console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd quiet"
-waitsock() { for i in $(seq 1 600); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
 # KVM's own counters of the (only) L2 VM, from L1's debugfs, at each guest marker line: what
 # each VMM costs per I/O in exits, emulated instructions, injections, halts (not just how fast).
 mount -t debugfs none /sys/kernel/debug 2>/dev/null

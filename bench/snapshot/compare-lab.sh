@@ -15,40 +15,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FILL=${1:-64}
+. bench/lib/lab.sh
 OUT=$(mktemp -d /tmp/qt-snapcmp.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-Q=$OUT/q; mkdir -p "$Q/bin" "$Q/lib" "$Q/share"
-cp /usr/bin/qemu-system-x86_64 "$Q/bin/"
-for l in $(ldd /usr/bin/qemu-system-x86_64 | awk '{ if ($3 ~ /^\//) print $3; else if ($1 ~ /^\//) print $1 }'); do
-  cp -L "$l" "$Q/lib/"
-done
-cp /usr/share/qemu/bios-microvm.bin /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/kvmvapic.bin "$Q/share/" 2>/dev/null || true
-cp /usr/share/seabios/bios-microvm.bin "$Q/share/" 2>/dev/null || true
-ROOT=$OUT/root; mkdir -p "$ROOT/bin" "$ROOT/proc" "$ROOT/mnt" "$ROOT/dev"
-cp /bin/busybox "$ROOT/bin/busybox"
-for a in sh mount cat echo sleep dd seq head sed; do ln -s busybox "$ROOT/bin/$a"; done
-cat > "$ROOT/init" <<'INIT'
-#!/bin/sh
-mount -t proc proc /proc
-mount -t devtmpfs dev /dev 2>/dev/null
-mount -t tmpfs -o size=90% tmpfs /mnt
-FILL=$(sed -n 's/.*qt.fill=\([0-9]*\).*/\1/p' /proc/cmdline 2>/dev/null || echo 0)
-# random bytes are slow to make under nested TCG (~0.3 MB/s): 1 MiB of them, repeated FILL times
-if [ -n "$FILL" ] && [ "$FILL" -gt 0 ]; then
-  dd if=/dev/urandom of=/mnt/seed bs=1M count=1 2>/dev/null
-  n=0; while [ $n -lt $FILL ]; do cat /mnt/seed >> /mnt/fill; n=$((n+1)); done
-fi
-echo filled
-i=0; while true; do i=$((i+1)); echo "count $i"; sleep 1; done
-INIT
-chmod 755 "$ROOT/init"
-(cd "$ROOT" && find . | cpio -o -H newc --quiet) > "$OUT/l2.cpio"
-sed "s/@FILL@/$FILL/" > "$OUT/script.sh" <<'SCRIPT'
+lab_qemu_bundle "$OUT/qemu"
+lab_counting_initramfs "$OUT/l2.cpio"
+{ lab_l1_functions; sed "s/@FILL@/$FILL/"; } > "$OUT/script.sh" <<'SCRIPT'
 FILL=@FILL@
-Q=/tmp/q
-qemu() { "$Q/lib/ld-linux-x86-64.so.2" --library-path "$Q/lib" "$Q/bin/qemu-system-x86_64" -L "$Q/share" "$@"; }
-ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-waitfor() { n=0; until grep -q "$1" "$2" 2>/dev/null; do sleep 0.5; n=$((n+1)); [ $n -gt $3 ] && echo "timeout waiting for $1 in $2" && return 1; done; return 0; }
 for MEM in 256 1024; do
   APPEND="console=ttyS0 reboot=k panic=1 quiet qt.fill=$FILL"
   # ---- ours ----
@@ -65,7 +38,7 @@ for MEM in 256 1024; do
   echo "ours: state file $(stat -c %s /tmp/s.snap) bytes, memory file $(stat -c %s /tmp/s.mem) bytes, $(du -k /tmp/s.mem | cut -f1) KiB on disk"
   qt hypervisor run --api-sock /tmp/b.sock > /tmp/b.out 2> /tmp/b.err &
   PB=$!
-  n=0; until qt hypervisor api /tmp/b.sock GET / > /dev/null 2>&1; do sleep 0.3; n=$((n+1)); [ $n -gt 100 ] && break; done
+  waitapi /tmp/b.sock
   sleep 3 # prewarm
   qt hypervisor api /tmp/b.sock PUT /snapshot/load '{"snapshot_path":"/tmp/s.snap","mem_file_path":"/tmp/s.mem","resume_vm":true}'
   LAST=$(grep -c '^count ' /tmp/a.out)
@@ -104,4 +77,4 @@ for MEM in 256 1024; do
 done
 echo "compare done"
 SCRIPT
-./qt lab run --memory 3G --timeout 2400 --file "$Q:/tmp/q" --file "$OUT/l2.cpio:/tmp/l2.cpio" --file "$OUT/script.sh:/tmp/script.sh" -- sh /tmp/script.sh
+./qt lab run --memory 3G --timeout 2400 --file "$OUT/qemu:/tmp/qemu" --file "$OUT/l2.cpio:/tmp/l2.cpio" --file "$OUT/script.sh:/tmp/script.sh" -- sh /tmp/script.sh

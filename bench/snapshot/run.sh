@@ -67,34 +67,16 @@ fi
 
 # ---- lab: stock kernel + busybox init that fills FILL MiB of tmpfs with random data, then counts ----
 [ "$MODE" = lab ] || { echo "usage: $0 host|lab" >&2; exit 2; }
-ROOT=$OUT/root; mkdir -p "$ROOT/bin" "$ROOT/proc" "$ROOT/mnt" "$ROOT/dev"
-cp /bin/busybox "$ROOT/bin/busybox"
-for a in sh mount cat echo sleep dd seq head; do ln -s busybox "$ROOT/bin/$a"; done
-cat > "$ROOT/init" <<'INIT'
-#!/bin/sh
-mount -t proc proc /proc
-mount -t devtmpfs dev /dev 2>/dev/null
-mount -t tmpfs -o size=90% tmpfs /mnt
-FILL=$(sed -n 's/.*qt.fill=\([0-9]*\).*/\1/p' /proc/cmdline 2>/dev/null || echo 0)
-# random bytes are slow to make under nested TCG (~0.3 MB/s): 1 MiB of them, repeated FILL times
-if [ -n "$FILL" ] && [ "$FILL" -gt 0 ]; then
-  dd if=/dev/urandom of=/mnt/seed bs=1M count=1 2>/dev/null
-  n=0; while [ $n -lt $FILL ]; do cat /mnt/seed >> /mnt/fill; n=$((n+1)); done
-fi
-echo filled
-i=0; while true; do i=$((i+1)); echo "count $i"; sleep 1; done
-INIT
-ln -s busybox "$ROOT/bin/sed"
-chmod 755 "$ROOT/init"
-(cd "$ROOT" && find . | cpio -o -H newc --quiet) > "$OUT/l2.cpio"
-cat > "$OUT/script.sh" <<'SCRIPT'
+. bench/lib/lab.sh
+lab_counting_initramfs "$OUT/l2.cpio"
+{ lab_l1_functions; cat; } > "$OUT/script.sh" <<'SCRIPT'
 for M in "256 64" "1024 64"; do
   set -- $M; MEM=$1; FILL=$2
   rm -f /tmp/*.sock /tmp/s.snap /tmp/s.mem
   qt hypervisor run --api-sock /tmp/a.sock --kernel "$QT_GUEST_KERNEL" --initramfs /tmp/l2.cpio --memory ${MEM}M \
       --cmdline "console=ttyS0 reboot=k panic=1 quiet qt.fill=$FILL" > /tmp/a.out 2> /tmp/a.err &
   PA=$!
-  n=0; until grep -q '^count 2$' /tmp/a.out; do sleep 0.5; n=$((n+1)); [ $n -gt 900 ] && break; done
+  waitfor '^count 2$' /tmp/a.out 900
   echo "== lab, ${MEM} MiB guest, ${FILL} MiB of random data in tmpfs"
   qt hypervisor api /tmp/a.sock GET / --repeat 500 > /dev/null
   qt hypervisor api /tmp/a.sock PATCH /vm '{"state":"Paused"}'
@@ -103,11 +85,11 @@ for M in "256 64" "1024 64"; do
   grep 'snapshot created' /tmp/a.err
   qt hypervisor run --api-sock /tmp/b.sock > /tmp/b.out 2> /tmp/b.err &
   PB=$!
-  n=0; until qt hypervisor api /tmp/b.sock GET / > /dev/null 2>&1; do sleep 0.3; n=$((n+1)); [ $n -gt 100 ] && break; done
+  waitapi /tmp/b.sock
   sleep 3 # prewarm
   qt hypervisor api /tmp/b.sock PUT /snapshot/load '{"snapshot_path":"/tmp/s.snap","mem_file_path":"/tmp/s.mem","resume_vm":true}'
   LAST=$(grep -c '^count ' /tmp/a.out)
-  n=0; until grep -q "^count $((LAST+2))$" /tmp/b.out; do sleep 0.2; n=$((n+1)); [ $n -gt 300 ] && break; done
+  waitfor "^count $((LAST+2))$" /tmp/b.out 120
   echo "continued: $(head -1 /tmp/b.out) after $(tail -1 /tmp/a.out)"
   kill $PB; wait $PB
   grep 'snapshot loaded' /tmp/b.err

@@ -2,6 +2,7 @@ package io.qingtian.hypervisor;
 
 import io.qingtian.hypervisor.bus.Bus;
 import io.qingtian.hypervisor.memory.GuestRam;
+import io.qingtian.hypervisor.vcpu.GuestClockPause;
 import io.qingtian.hypervisor.vcpu.VcpuRunner;
 import io.qingtian.kvm.Kvm;
 import io.qingtian.kvm.KvmVcpu;
@@ -154,6 +155,7 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
     private final Object pauseLock = new Object();
     private volatile boolean pauseRequested;
     private int parked; // guarded by pauseLock
+    private volatile GuestClockPause clockPause = GuestClockPause.toStandardError();
 
     /** The KVM system handle (for the MSR index list when saving vCPU state). */
     public Kvm kvm() {
@@ -228,6 +230,35 @@ public final class Vm implements AutoCloseable, VcpuRunner.VcpuHost {
                 parked--;
             }
         }
+    }
+
+    /** A resumed vCPU tells the guest's kvm-clock it was stopped, before it re-enters KVM_RUN. */
+    @Override
+    public void unparked(KvmVcpu vcpu) {
+        clockPause.notifyStopped(vcpu);
+    }
+
+    /**
+     * Tells the guest's kvm-clock on every vCPU that the host stopped it (a restored VM, before
+     * {@link #start}): the vCPUs must be outside KVM_RUN. Returns how many vCPUs KVM accepted it
+     * for (0 when the guest has not enabled kvm-clock).
+     */
+    public int notifyGuestClockStopped() {
+        if (!threads.isEmpty() && !pauseRequested) {
+            throw new IllegalStateException("the vCPUs are running: pause the VM first");
+        }
+        int n = 0;
+        for (KvmVcpu v : vcpus) {
+            if (clockPause.notifyStopped(v)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Where KVM_KVMCLOCK_CTRL failures are reported (standard error by default; tests). */
+    public void setClockPause(GuestClockPause clockPause) {
+        this.clockPause = clockPause;
     }
 
     @Override

@@ -11,7 +11,8 @@ import java.util.Map;
  * What the card tells a freshly started {@code qt hypervisor run --api-sock} to do, as the
  * ordered Firecracker API requests (hypervisor {@code api.FirecrackerApi}): either a cold boot
  * (machine-config, boot-source, one drive per volume, one network interface per NIC,
- * InstanceStart) or a restore ({@code PUT /snapshot/load} with {@code resume_vm}).
+ * InstanceStart) or a restore ({@code PUT /snapshot/load} with {@code resume_vm} and the
+ * instance's current back-end sockets as overrides).
  *
  * <p>Drives: this hypervisor serves no disk images itself; a drive names the card's
  * vhost-user-blk socket in Firecracker's own {@code socket} field ({@code path_on_host} is
@@ -81,12 +82,40 @@ public sealed interface HypervisorSetup {
         }
     }
 
-    /** Loads a snapshot the card keeps (both files readable by the instance's uid) and resumes it. */
-    record Restore(Path state, Path memory) implements HypervisorSetup {
+    /**
+     * Loads a snapshot the card keeps (both files readable by the instance's uid) and resumes it.
+     * The snapshot names the back-end sockets the instance had when it was taken; {@code disks}
+     * and {@code nics} are the sockets the card exported for this launch, in the spec's order
+     * (the ids {@code disk0..}, {@code net0..} a cold boot gave them). They go to the hypervisor
+     * as {@code drive_overrides} and Firecracker's {@code network_overrides}, so a snapshot
+     * restores wherever the card serves its volumes and NICs now: under a new card whose state
+     * directory moved, or a volume exported at another socket.
+     */
+    record Restore(Path state, Path memory, List<Path> disks, List<Nic> nics) implements HypervisorSetup {
+        public Restore {
+            disks = List.copyOf(disks);
+            nics = List.copyOf(nics);
+        }
+
         @Override
         public List<Call> calls() {
-            return List.of(new Call("PUT", "/snapshot/load", body("snapshot_path", state.toString(),
-                    "mem_backend", body("backend_type", "File", "backend_path", memory.toString()), "resume_vm", true)));
+            Map<String, Object> load = body("snapshot_path", state.toString(),
+                    "mem_backend", body("backend_type", "File", "backend_path", memory.toString()), "resume_vm", true);
+            if (!disks.isEmpty()) {
+                List<Map<String, Object>> drives = new ArrayList<>();
+                for (int i = 0; i < disks.size(); i++) {
+                    drives.add(body("drive_id", "disk" + i, "socket", disks.get(i).toString()));
+                }
+                load.put("drive_overrides", drives);
+            }
+            if (!nics.isEmpty()) {
+                List<Map<String, Object>> ifaces = new ArrayList<>();
+                for (int i = 0; i < nics.size(); i++) {
+                    ifaces.add(body("iface_id", "net" + i, "host_dev_name", nics.get(i).socket().toString()));
+                }
+                load.put("network_overrides", ifaces);
+            }
+            return List.of(new Call("PUT", "/snapshot/load", load));
         }
     }
 

@@ -691,7 +691,7 @@ public final class InstanceManager implements AutoCloseable {
                     s.memoryMib(), disks, nics);
         } else {
             Path snap = snapshotsOf(s).resolve(snapshot);
-            setup = new HypervisorSetup.Restore(snap.resolve("state"), snap.resolve("memory"));
+            setup = new HypervisorSetup.Restore(snap.resolve("state"), snap.resolve("memory"), disks, nics);
         }
         // The API socket's directory: only the instance's uid (and the card, root) can reach it.
         Path apiDir = dir.resolve("api");
@@ -905,6 +905,13 @@ public final class InstanceManager implements AutoCloseable {
         if (sock == null) {
             sock = dir.resolve("nic-" + nic + ".sock").toString();
             network.exportNic(new NetworkRequest.NicExport(nic, sock));
+        } else if (!Files.exists(Path.of(sock))) {
+            // The network service remembers the export but could not bring it back when the card
+            // started (its directory is gone: a state directory moved to another path), and it
+            // refuses a second export of the NIC: say so instead of handing the hypervisor a dead path.
+            throw new IllegalStateException("NIC " + shortName(nic) + " is exported at " + sock
+                    + ", which does not exist: the network service could not restore that export when the card started"
+                    + " (see the card's log)");
         }
         return new HypervisorSetup.Nic(Path.of(sock), info.mac());
     }

@@ -2,6 +2,7 @@ package io.qingtian.e2e.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.qingtian.e2e.Await;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -25,6 +26,23 @@ class HypervisorApiProcessTest {
         assertThat(r.status()).as("%s %s %s -> %s", method, path, json, r.body()).isEqualTo(204);
     }
 
+    /**
+     * Pauses the running guest and snapshots it, until the counter in the memory file has passed
+     * {@code floor} (resumed between tries): waiting for the guest to have counted, not sleeping
+     * a guessed time. Leaves the VM paused.
+     */
+    private static void snapshotOnceCountedPast(ApiProcesses.Client c, Path state, Path mem, long floor) throws Exception {
+        Await.until("a snapshot whose counter passed " + floor, () -> {
+            ok(c, "PATCH", "/vm", "{\"state\":\"Paused\"}");
+            ok(c, "PUT", "/snapshot/create", "{\"snapshot_path\":\"" + state + "\",\"mem_file_path\":\"" + mem + "\"}");
+            long n = ApiProcesses.counterIn(mem);
+            if (n <= floor) {
+                ok(c, "PATCH", "/vm", "{\"state\":\"Resumed\"}");
+            }
+            return n;
+        }, n -> n > floor);
+    }
+
     @Test
     void snapshotInOneProcessRestoresInAnother() throws Exception {
         Path kernel = ApiProcesses.counterKernel(dir);
@@ -43,9 +61,7 @@ class HypervisorApiProcessTest {
                 ApiProcesses.Client.Reply again = c.send("PUT", "/actions", "{\"action_type\":\"InstanceStart\"}");
                 assertThat(again.status()).isEqualTo(400);
                 assertThat(again.body()).contains("fault_message");
-                Thread.sleep(300);
-                ok(c, "PATCH", "/vm", "{\"state\":\"Paused\"}");
-                ok(c, "PUT", "/snapshot/create", "{\"snapshot_path\":\"" + s1 + "\",\"mem_file_path\":\"" + m1 + "\"}");
+                snapshotOnceCountedPast(c, s1, m1, 0);
             }
         } finally {
             p1.destroy(); // SIGTERM: the process removes its socket
@@ -68,9 +84,7 @@ class HypervisorApiProcessTest {
                 ApiProcesses.Client.Reply intoRunning = c.send("PUT", "/snapshot/load",
                         "{\"snapshot_path\":\"" + s1 + "\",\"mem_file_path\":\"" + m1 + "\"}");
                 assertThat(intoRunning.status()).isEqualTo(400);
-                Thread.sleep(300);
-                ok(c, "PATCH", "/vm", "{\"state\":\"Paused\"}");
-                ok(c, "PUT", "/snapshot/create", "{\"snapshot_path\":\"" + s2 + "\",\"mem_file_path\":\"" + m2 + "\"}");
+                snapshotOnceCountedPast(c, s2, m2, ApiProcesses.counterIn(m1));
             }
         } finally {
             p2.destroy();
@@ -95,10 +109,7 @@ class HypervisorApiProcessTest {
                 assertThat(c.send("GET", "/", null).body()).contains("\"state\":\"Running\"");
                 assertThat(c.send("GET", "/machine-config", null).body()).contains("\"vcpu_count\":2").contains("\"mem_size_mib\":64");
             }
-            long deadline = System.nanoTime() + 20_000_000_000L;
-            while (Files.size(dir.resolve("cfg.out")) < 3 && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
+            Await.until("the guest's OK on its console", () -> Files.size(dir.resolve("cfg.out")), n -> n >= 3);
         } finally {
             p.destroy();
             assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();

@@ -2,6 +2,7 @@ package io.qingtian.e2e.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.qingtian.e2e.Outputs;
 import io.qingtian.e2e.pci.EchoNet;
 import io.qingtian.lab.GuestInitramfs;
 import io.qingtian.lab.GuestKernel;
@@ -113,23 +114,23 @@ class NetSnapshotLabTest {
         assertThat(out).contains("=== snapshot rc=0").contains("=== load rc=0").contains("L1 done");
         assertThat(out).as("a load naming the old, gone back-end is refused")
                 .contains("network interface 'net0'").doesNotContain("=== stale rc=0");
-        String before = SnapshotLabTest.section(out, "=== before\n", "=== before-err");
-        String after = SnapshotLabTest.section(out, "=== after\n", "=== after-err");
+        String before = Outputs.section(out, "=== before\n", "=== before-err");
+        String after = SnapshotLabTest.resumedConsole(before, Outputs.section(out, "=== after\n", "=== after-err"));
         assertThat(before).contains("L2 mac " + MAC);
-        long txBoot = Long.parseLong(SnapshotLabTest.find(before, "L2 net boot tx=(\\d+)"));
-        long rxBoot = Long.parseLong(SnapshotLabTest.find(before, "L2 net boot tx=\\d+ rx=(\\d+)"));
+        long txBoot = Long.parseLong(Outputs.find(before, "L2 net boot tx=(\\d+)"));
+        long rxBoot = Long.parseLong(Outputs.find(before, "L2 net boot tx=\\d+ rx=(\\d+)"));
         assertThat(rxBoot).as("frames echoed back before the snapshot").isPositive();
         int last = lastCount(before);
         assertThat(after).as("restored guest continues at %d, no reboot", last + 1)
                 .containsPattern("(?m)^count " + (last + 1) + "\\r?$").doesNotContainPattern("(?m)^count 1\\r?$")
                 .doesNotContain("L2 net boot");
-        long tx = Long.parseLong(SnapshotLabTest.find(after, "L2 net restored tx=(\\d+)"));
-        long rx = Long.parseLong(SnapshotLabTest.find(after, "L2 net restored tx=\\d+ rx=(\\d+)"));
+        long tx = Long.parseLong(Outputs.find(after, "L2 net restored tx=(\\d+)"));
+        long rx = Long.parseLong(Outputs.find(after, "L2 net restored tx=\\d+ rx=(\\d+)"));
         assertThat(tx).as("the restored NIC transmits").isGreaterThan(txBoot);
         assertThat(rx).as("and receives the echoes").isGreaterThan(rxBoot);
-        String echo2 = SnapshotLabTest.section(out, "=== echo2", "=== echo-end");
-        assertThat(Long.parseLong(SnapshotLabTest.find(echo2, "echo-net: tx=(\\d+)"))).as("the new back-end carried them").isPositive();
-        assertThat(SnapshotLabTest.section(out, "=== after-err", "=== end")).contains("snapshot loaded in");
+        String echo2 = Outputs.section(out, "=== echo2", "=== echo-end");
+        assertThat(Long.parseLong(Outputs.find(echo2, "echo-net: tx=(\\d+)"))).as("the new back-end carried them").isPositive();
+        assertThat(Outputs.section(out, "=== after-err", "=== end")).contains("snapshot loaded in");
     }
 
     /** EchoNet's class files for L1's java. */

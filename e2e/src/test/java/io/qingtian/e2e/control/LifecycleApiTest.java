@@ -304,16 +304,31 @@ class LifecycleApiTest {
     void aSnapshotOutlivesTheCardAndRestoresUnderANewCard(@TempDir Path own) throws Exception {
         ApiCard.Images ticker = images -> Files.write(images.resolve("ticker.bzImage"), TinyKernel.bzImage(TinyKernel.TICKER));
         String token;
-        try (ApiCard first = ApiCard.start(own, 645_000, null, ticker)) {
+        // confined hypervisors run as other uids: the path to each card's state must be traversable
+        Files.setPosixFilePermissions(own, PosixFilePermissions.fromString("rwx--x--x"));
+        Path firstRoot = Files.createDirectories(own.resolve("first"));
+        Path oldVolumeSocket;
+        try (ApiCard first = ApiCard.start(firstRoot, 645_000, null, ticker)) {
             token = first.tenant("carol");
-            assertThat(first.call(token, "POST", "/v1/instances", "{\"name\":\"t\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64}")
-                    .status()).isEqualTo(201);
+            // a volume: a vhost-user back-end whose socket the snapshot names
+            assertThat(first.call(token, "POST", "/v1/volumes", "{\"name\":\"d1\",\"size\":\"8M\"}").status()).isEqualTo(201);
+            R c = first.call(token, "POST", "/v1/instances", "{\"name\":\"t\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64,"
+                    + "\"volumes\":[\"d1\"]}");
+            assertThat(c.status()).as(c.text()).isEqualTo(201);
+            oldVolumeSocket = first.state.resolve("instances").resolve(c.body().get("id").asText())
+                    .resolve("vol-" + c.body().get("tenant").asText() + ".d1.sock");
+            assertThat(oldVolumeSocket).as("the volume's socket of the first launch").exists();
             awaitTicks(first, token, "t", t -> t.size() >= 2);
             // paused, so that the console ends where the snapshot is (a running one would tick on after it)
             assertThat(first.call(token, "POST", "/v1/instances/t/pause", null).status()).isEqualTo(200);
             assertThat(first.call(token, "POST", "/v1/instances/t/snapshot", "{\"name\":\"keep\"}").status()).isEqualTo(201);
         } // the card stops every hypervisor as it goes
-        try (ApiCard second = ApiCard.start(own, 645_000, null, ticker)) {
+        // The new card runs on the same state, moved: the volume's back-end socket has a new path,
+        // unlike the one the snapshot names. The card passes its sockets as the load's
+        // drive_overrides (and network_overrides), or the hypervisor would refuse the restore.
+        Path secondRoot = Files.createDirectories(own.resolve("second"));
+        Files.move(firstRoot.resolve("state"), secondRoot.resolve("state"));
+        try (ApiCard second = ApiCard.start(secondRoot, 645_000, null, ticker)) {
             assertThat(second.call(token, "GET", "/v1/instances/t", null).body().get("state").asText()).isEqualTo("STOPPED");
             assertThat(second.call(token, "GET", "/v1/instances/t/snapshots", null).body()).extracting(n -> n.get("name").asText())
                     .containsExactly("keep");
@@ -321,6 +336,11 @@ class LifecycleApiTest {
             ApiCard.R r = second.call(token, "POST", "/v1/instances/t/restore", "{\"snapshot\":\"keep\"}");
             assertThat(r.status()).as(r.text()).isEqualTo(200);
             assertThat(r.body().get("restoredFrom").asText()).isEqualTo("keep");
+            Path newVolumeSocket = second.state.resolve("instances").resolve(r.body().get("id").asText())
+                    .resolve(oldVolumeSocket.getFileName());
+            assertThat(newVolumeSocket).exists();
+            assertThat(oldVolumeSocket).as("the path the snapshot names is gone").doesNotExist();
+            assertThat(second.call(token, "GET", "/v1/volumes/d1", null).body().get("attached").asBoolean()).isTrue();
             List<Character> after = awaitTicks(second, token, "t", t -> t.size() >= before + 3);
             assertThat(second.call(token, "GET", "/v1/instances/t/console", null).text().split("OK\n", -1))
                     .as("one cold boot only").hasSize(2);

@@ -9,12 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.function.UnaryOperator;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * What the lab tests of this package share: the L1 shell functions that run our hypervisor and
- * the card daemon inside L1, the start of every L2 init, and reading the tagged output back.
+ * the card daemon inside L1, and the start of every L2 init (reading the tagged output back: {@link io.qingtian.e2e.Outputs}).
  *
  * <p>Conventions: L1 prints lines starting {@code L1 }, L2 (the guest console, captured in
  * {@code /tmp/NAME.log}) lines starting {@code L2 }; {@code hv NAME ARGS} boots one guest and
@@ -81,12 +79,5 @@ final class CardLab {
         LabResult r = new Lab().run(extra.apply(req), System.out, System.err);
         assertThat(r.exitCode()).as("stdout: %s%nstderr: %s", r.stdout(), r.stderr()).isZero();
         return r;
-    }
-
-    /** Group 1 of the first match of {@code regex} in {@code text}; fails the test if none. */
-    static String find(String text, String regex) {
-        Matcher m = Pattern.compile(regex).matcher(text);
-        assertThat(m.find()).as("output has /%s/:%n%s", regex, text).isTrue();
-        return m.group(1);
     }
 }

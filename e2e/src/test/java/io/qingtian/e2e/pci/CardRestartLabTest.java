@@ -1,6 +1,6 @@
 package io.qingtian.e2e.pci;
 
-import static io.qingtian.e2e.pci.CardLab.find;
+import static io.qingtian.e2e.Outputs.find;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.lab.GuestInitramfs;

@@ -1,6 +1,6 @@
 package io.qingtian.e2e.pci;
 
-import static io.qingtian.e2e.pci.CardLab.find;
+import static io.qingtian.e2e.Outputs.find;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.qingtian.lab.GuestInitramfs;
@@ -176,9 +176,12 @@ class PciLabTest {
         assertThat(Long.parseLong(find(out, "echo-net: tx=(\\d+)"))).isPositive();
     }
 
-    /** The helper mains (card disk server, echo NIC) as class files for L1's java. */
+    /** The helper mains (card disk server, echo NIC) and the file disk they serve as class files for L1's java. */
     private static void copyHelpers(Path tc) throws Exception {
         Path classes = Path.of(DiskServer.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        String disk = io.qingtian.e2e.RawFileDisk.class.getName().replace('.', '/') + ".class";
+        Files.copy(classes.resolve(disk), Files.createDirectories(tc.resolve(disk).getParent()).resolve("RawFileDisk.class"),
+                StandardCopyOption.REPLACE_EXISTING);
         Path pkg = classes.resolve("io/qingtian/e2e/pci");
         Path dst = Files.createDirectories(tc.resolve("io/qingtian/e2e/pci"));
         try (var files = Files.list(pkg)) {

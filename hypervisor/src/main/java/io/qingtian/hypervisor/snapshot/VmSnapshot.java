@@ -342,6 +342,9 @@ public final class VmSnapshot {
                             .map(m -> "0x" + Integer.toHexString(m)).toList());
                 }
             }
+            // The guest was stopped from the snapshot until now: its kvm-clock (enabled again by
+            // the MSRs just written) hears so before its first entry (GuestClockPause).
+            vm.notifyGuestClockStopped();
             phases.mark("state: vcpus");
             if (!s.devices().isEmpty()) {
                 PlatformDevices platform = vm.snapshotDevices();

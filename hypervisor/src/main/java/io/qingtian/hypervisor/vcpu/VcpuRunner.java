@@ -66,6 +66,12 @@ public final class VcpuRunner implements Runnable {
          * the VM resumes or stops. No guest code runs meanwhile (the vCPU is not in KVM_RUN).
          */
         default void park(int vcpu) {}
+
+        /**
+         * Called on the vCPU thread when it leaves {@link #park} to run the guest again, still
+         * outside KVM_RUN (the VM tells the guest's kvm-clock it was stopped: {@link GuestClockPause}).
+         */
+        default void unparked(KvmVcpu vcpu) {}
     }
 
     public VcpuRunner(KvmVcpu vcpu, Bus pio, Bus mmio, VcpuHost host) {
@@ -165,6 +171,9 @@ public final class VcpuRunner implements Runnable {
             if (host.pauseRequested()) {
                 if (consistent) {
                     host.park(vcpu.id());
+                    if (!host.stopping() && !host.pauseRequested()) {
+                        host.unparked(vcpu);
+                    }
                     continue;
                 }
                 kick();

@@ -1,11 +1,21 @@
 package io.qingtian.hypervisor.snapshot;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.qingtian.hypervisor.Console;
+import io.qingtian.hypervisor.Vm;
+import io.qingtian.hypervisor.VmBuilder;
+import io.qingtian.hypervisor.VmConfig;
 import io.qingtian.hypervisor.boot.SyntheticKernels;
+import io.qingtian.hypervisor.vhostuser.PciDevicesConfig;
 import io.qingtian.virtio.memory.GuestMemory;
 import io.qingtian.virtio.memory.GuestMemoryException;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 
 /**
  * A tiny guest for pause/snapshot tests: prints "OK" on COM1, then increments a 32-bit counter
@@ -31,5 +41,25 @@ public final class CounterGuest {
 
     public static long counter(GuestMemory mem) throws GuestMemoryException {
         return Integer.toUnsignedLong(mem.readU32(COUNTER_GPA));
+    }
+
+    /** Builds and starts the guest with {@code cpus} vCPUs and 64 MiB, no PCI devices, its console on {@code out}. */
+    public static Vm boot(Path dir, int cpus, OutputStream out) throws IOException {
+        VmConfig cfg = new VmConfig(new VmConfig.Machine(cpus, 64L << 20),
+                new VmConfig.BootSource(kernel(dir), null, "console=ttyS0"), new PciDevicesConfig(List.of(), List.of(), false));
+        Vm vm = VmBuilder.build(cfg, new Console(out, null));
+        vm.start();
+        return vm;
+    }
+
+    /** Waits (20 s at most) until the counter passes {@code floor} while the VM keeps running; returns it. */
+    public static long awaitCounterAbove(Vm vm, long floor) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        long c;
+        while ((c = counter(vm.ram().memory())) <= floor) {
+            assertThat(System.nanoTime()).as("counter passes " + floor).isLessThan(deadline);
+            assertThat(vm.awaitExit(Duration.ofMillis(5))).as("VM still running").isNull();
+        }
+        return c;
     }
 }

@@ -28,21 +28,11 @@ class SnapshotKvmTest {
     Path dir;
 
     private Vm boot(int cpus, ByteArrayOutputStream out) throws Exception {
-        VmConfig cfg = new VmConfig(new VmConfig.Machine(cpus, 64L << 20),
-                new VmConfig.BootSource(CounterGuest.kernel(dir), null, "console=ttyS0"), NO_DEVICES);
-        Vm vm = VmBuilder.build(cfg, new Console(out, null));
-        vm.start();
-        return vm;
+        return CounterGuest.boot(dir, cpus, out);
     }
 
     private static long awaitCounterAbove(Vm vm, long floor) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        long c;
-        while ((c = CounterGuest.counter(vm.ram().memory())) <= floor) {
-            assertThat(System.nanoTime()).as("counter passes " + floor).isLessThan(deadline);
-            assertThat(vm.awaitExit(Duration.ofMillis(5))).as("VM still running").isNull();
-        }
-        return c;
+        return CounterGuest.awaitCounterAbove(vm, floor);
     }
 
     @Test
