@@ -29,6 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
  *       the device starts when the card is back (the probe's reads wait), the data reads back,
  *       and the VM powers off normally.
  * </ol>
+ * And, in a second guest, what inflight tracking buys: the card is killed in the middle of the
+ * guest's direct I/O and restarted; the guest does nothing at all, its I/O pauses and carries
+ * on with every block verified, and no error reaches its kernel.
  */
 @Tag("lab")
 class CardRestartLabTest {
@@ -108,6 +111,69 @@ class CardRestartLabTest {
             filesum card /tmp/card/volumes/data.img
             echo "L1 done"
             """;
+
+    /** Direct writes and read-backs of 64 KiB blocks, 300 times, with no help for a restart. */
+    static final String IO_INIT = CardLab.L2_PRELUDE + """
+            D=vda
+            for i in $(seq 1 100); do [ -b /dev/$D ] && break; sleep 0.1; done
+            dd if=/dev/urandom of=/tmp/p bs=64k count=1 2>/dev/null
+            W=$(md5sum < /tmp/p | cut -d' ' -f1)
+            echo "L2 io-started $W"
+            bad=0
+            for n in $(seq 1 300); do
+                dd if=/tmp/p of=/dev/$D bs=64k seek=$((64 + n)) oflag=direct conv=fsync 2>/dev/null || { echo "L2 io $n write failed"; bad=$((bad+1)); }
+                R=$(dd if=/dev/$D bs=64k skip=$((64 + n)) count=1 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)
+                [ "$R" = "$W" ] || { echo "L2 io $n read back wrong"; bad=$((bad+1)); }
+            done
+            echo "L2 io done bad=$bad"
+            dmesg | grep -i -E 'error|not a head|virtio' | sed 's/^/L2 dmesg /'
+            echo "L2 end"
+            poweroff -f
+            """;
+
+    static final String IO_SCRIPT = """
+            card_up || exit 1
+            card volume create data --size 32M
+            card volume export data --vhost-user /tmp/card.sock
+            waitsock /tmp/card.sock || exit 1
+            echo "L1 boot io"
+            qt hypervisor run --kernel "$QT_GUEST_KERNEL" --initramfs /tmp/l2.cpio --memory 256M --timeout 300 \\
+                --disk socket=/tmp/card.sock --cmdline "$CMD" > /tmp/io.log 2>&1 & H=$!
+            for i in $(seq 1 1200); do grep -q '^L2 io-started' /tmp/io.log && break; kill -0 $H 2>/dev/null || break; sleep 0.2; done
+            grep -q '^L2 io-started' /tmp/io.log || { echo "L1 guest did not start its I/O"; tail -40 /tmp/io.log; exit 1; }
+            sleep 1
+            kill -KILL $CARD; wait $CARD 2>/dev/null
+            echo "L1 card killed under I/O"
+            grep -q '^L2 io done' /tmp/io.log && echo "L1 too late: the guest's I/O had ended"
+            sleep 1
+            card_up || exit 1
+            wait $H; echo "L1 hv-exit io $?"
+            hvlines io
+            grep -E 'rings resumed|needs a reset|disconnected|reconnected' /tmp/io.log | sed 's/^/L1 hv-log /'
+            kill $CARD; wait $CARD
+            echo "L1 filesum block $(dd if=/tmp/card/volumes/data.img bs=64k skip=65 count=1 2>/dev/null | md5sum | cut -d' ' -f1)"
+            echo "L1 done"
+            """;
+
+    @Test
+    void guestIoCarriesOnWithoutHelpWhenTheCardIsKilledUnderIt() throws Exception {
+        GuestKernel kernel = GuestKernel.stock();
+        Path initrd = tmp.resolve("l2.cpio");
+        GuestInitramfs.withInit(IO_INIT).modules(kernel, "virtio_pci", "virtio_blk").writeTo(initrd);
+        LabResult r = CardLab.run(tmp, initrd, IO_SCRIPT, Duration.ofMinutes(10));
+        String out = r.stdout();
+        assertThat(out).contains("L1 card killed under I/O").doesNotContain("L1 too late");
+        assertThat(out).as("the VM lived through it and powered off normally")
+                .contains("L1 hv-exit io 0", "L2 io end", "L1 done");
+        assertThat(out).as("every block written and read back while the card died and returned")
+                .contains("L2 io io done bad=0").doesNotContain("write failed", "read back wrong");
+        assertThat(out).as("the guest's kernel saw no error").doesNotContainPattern("L2 io dmesg .*(?i)(error|not a head)");
+        assertThat(out).as("the hypervisor resumed the rings instead of asking for a reset")
+                .contains("rings resumed on the new back-end").doesNotContain("needs a reset");
+        String written = find(out, "L2 io io-started (\\w+)");
+        assertThat(written).isNotEqualTo("fcd6bcb56c1689fcef28b57c22475bad"); // 64 KiB of zeros
+        assertThat(find(out, "L1 filesum block (\\w+)")).as("the guest's block is in the volume's file").isEqualTo(written);
+    }
 
     @Test
     void guestReprobesTheDiskAfterTheCardWasKilledAndRestarted() throws Exception {
