@@ -417,16 +417,19 @@ public final class ApiService {
     }
 
     public Object listNics(Principal p) {
-        return network.config().nics().stream().filter(n -> mine(p, n.name())).map(ApiService::nicView).toList();
+        return network.config().nics().stream().filter(n -> mine(p, n.name())).map(this::nicView).toList();
     }
 
-    private static Map<String, Object> nicView(NetworkReply.NicInfo n) {
+    /** {@code attached}: a VM (hypervisor front-end) is connected to the NIC's vhost-user export now. */
+    private Map<String, Object> nicView(NetworkReply.NicInfo n) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", shortName(n.name()));
         m.put("subnet", shortName(n.subnet()));
         m.put("ip", n.ip());
         m.put("mac", n.mac());
         m.put("securityGroups", n.securityGroups().stream().map(ApiService::shortName).toList());
+        var export = network.exportState(n.name());
+        m.put("attached", export != null && export.connected());
         return m;
     }
 

@@ -35,7 +35,7 @@ import java.util.logging.Logger;
 public final class ControlPlane implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ControlPlane.class.getName());
     private static final Set<String> NETWORK_OPS = Set.of("vpc.create", "subnet.create", "sg.create", "sg.rule.add",
-            "sg.rule.remove", "nic.create", "nic.limit", "nic.export", "nic.stats", "nic.delete", "uplink.attach",
+            "sg.rule.remove", "nic.create", "nic.limit", "nic.export", "nic.unexport", "nic.stats", "nic.delete", "uplink.attach",
             "network.show");
 
     /**

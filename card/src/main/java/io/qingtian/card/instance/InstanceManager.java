@@ -6,6 +6,7 @@ import io.qingtian.card.fs.Json;
 import io.qingtian.card.volume.VolumeInfo;
 import io.qingtian.card.volume.VolumeManager;
 import io.qingtian.network.service.NetworkReply;
+import io.qingtian.network.service.NicExportState;
 import io.qingtian.network.service.NetworkRequest;
 import io.qingtian.network.service.NetworkService;
 import io.qingtian.sys.UserError;
@@ -897,23 +898,18 @@ public final class InstanceManager implements AutoCloseable {
     }
 
     private HypervisorSetup.Nic exportNic(Path dir, String nic) {
-        NetworkReply.Config c = network.config();
-        NetworkReply.NicInfo info = c.nics().stream().filter(n -> n.name().equals(nic)).findFirst()
+        NetworkReply.NicInfo info = network.config().nics().stream().filter(n -> n.name().equals(nic)).findFirst()
                 .orElseThrow(() -> new UserError("no nic " + shortName(nic)));
-        String sock = c.exports().stream().filter(e -> e.name().equals(nic)).map(NetworkReply.ExportInfo::vhostUserSocket)
-                .findFirst().orElse(null);
-        if (sock == null) {
-            sock = dir.resolve("nic-" + nic + ".sock").toString();
-            network.exportNic(new NetworkRequest.NicExport(nic, sock));
-        } else if (!Files.exists(Path.of(sock))) {
-            // The network service remembers the export but could not bring it back when the card
-            // started (its directory is gone: a state directory moved to another path), and it
-            // refuses a second export of the NIC: say so instead of handing the hypervisor a dead path.
-            throw new IllegalStateException("NIC " + shortName(nic) + " is exported at " + sock
-                    + ", which does not exist: the network service could not restore that export when the card started"
-                    + " (see the card's log)");
+        NicExportState export = network.exportState(nic);
+        if (export != null && export.running()) {
+            return new HypervisorSetup.Nic(export.socket(), info.mac());
         }
-        return new HypervisorSetup.Nic(Path.of(sock), info.mac());
+        // Not exported, or recorded at a path where the network service could not bring the
+        // export back when the card started (a socket outside the state directory whose
+        // directory is gone): export it into the instance's directory, which replaces the dead record.
+        Path sock = dir.resolve("nic-" + nic + ".sock");
+        network.exportNic(new NetworkRequest.NicExport(nic, sock.toString()));
+        return new HypervisorSetup.Nic(sock, info.mac());
     }
 
     private void unexportInto(Path dir) {

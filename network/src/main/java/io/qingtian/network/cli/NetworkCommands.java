@@ -43,6 +43,7 @@ public final class NetworkCommands {
                 .addSubcommand(new NicCommands.Create(connector))
                 .addSubcommand(new NicCommands.Limit(connector))
                 .addSubcommand(new NicCommands.Export(connector))
+                .addSubcommand(new NicCommands.Unexport(connector))
                 .addSubcommand(new NicCommands.Stats(connector))
                 .addSubcommand(new NicCommands.Delete(connector)));
         card.addSubcommand("uplink",

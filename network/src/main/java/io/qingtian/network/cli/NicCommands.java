@@ -86,6 +86,23 @@ final class NicCommands extends NetworkCommands.Group {
         }
     }
 
+    @Command(name = "unexport", description = {
+            "Stop serving the vNIC on its vhost-user socket and forget the export (the NIC stays).",
+            "Refused while a VM is connected to it."})
+    static final class Unexport extends OnNic {
+        @Option(names = "--force", description = "Disconnect a connected front-end (the guest loses the NIC's backend).")
+        boolean force;
+
+        Unexport(Function<Path, NetworkClient> c) {
+            super(c);
+        }
+
+        @Override
+        NetworkRequest request() {
+            return new NetworkRequest.NicUnexport(name, force);
+        }
+    }
+
     @Command(name = "stats", description = "Counters: rx/tx packets and bytes, drops by reason.")
     static final class Stats extends OnNic {
 

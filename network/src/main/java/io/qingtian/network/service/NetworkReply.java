@@ -13,6 +13,7 @@ import java.util.Map;
         @JsonSubTypes.Type(value = NetworkReply.SgInfo.class, name = "sg"),
         @JsonSubTypes.Type(value = NetworkReply.NicInfo.class, name = "nic"),
         @JsonSubTypes.Type(value = NetworkReply.ExportInfo.class, name = "export"),
+        @JsonSubTypes.Type(value = NetworkReply.NicUnexported.class, name = "nic.unexported"),
         @JsonSubTypes.Type(value = NetworkReply.NicStatsInfo.class, name = "stats"),
         @JsonSubTypes.Type(value = NetworkReply.NicDeleted.class, name = "nic.deleted"),
         @JsonSubTypes.Type(value = NetworkReply.UplinkInfo.class, name = "uplink"),
@@ -55,6 +56,14 @@ public sealed interface NetworkReply {
     record ExportInfo(String name, String vhostUserSocket) implements NetworkReply {
         public String render() {
             return "nic " + name + " exported at " + vhostUserSocket;
+        }
+    }
+
+    /** An export that was stopped and forgotten; {@code wasRunning} false: it had not come back at start. */
+    record NicUnexported(String name, String vhostUserSocket, boolean wasRunning) implements NetworkReply {
+        public String render() {
+            return "nic " + name + " unexported from " + vhostUserSocket
+                    + (wasRunning ? " (socket removed)" : " (it was not running)");
         }
     }
 

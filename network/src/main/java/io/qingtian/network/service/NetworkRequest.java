@@ -19,6 +19,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = NetworkRequest.NicCreate.class, name = "nic.create"),
         @JsonSubTypes.Type(value = NetworkRequest.NicLimit.class, name = "nic.limit"),
         @JsonSubTypes.Type(value = NetworkRequest.NicExport.class, name = "nic.export"),
+        @JsonSubTypes.Type(value = NetworkRequest.NicUnexport.class, name = "nic.unexport"),
         @JsonSubTypes.Type(value = NetworkRequest.NicStats.class, name = "nic.stats"),
         @JsonSubTypes.Type(value = NetworkRequest.NicDelete.class, name = "nic.delete"),
         @JsonSubTypes.Type(value = NetworkRequest.UplinkAttach.class, name = "uplink.attach"),
@@ -53,6 +54,13 @@ public sealed interface NetworkRequest {
 
     /** {@code qt card nic export NAME --vhost-user SOCKET_PATH}. */
     record NicExport(String name, String vhostUserSocket) implements NetworkRequest {}
+
+    /**
+     * {@code qt card nic unexport NAME [--force]}: stops the NIC's vhost-user export (its socket
+     * file goes) and forgets it, so a later export may name another path. Refused while a
+     * front-end is connected unless {@code force} (which disconnects it).
+     */
+    record NicUnexport(String name, boolean force) implements NetworkRequest {}
 
     /** {@code qt card nic stats NAME}. */
     record NicStats(String name) implements NetworkRequest {}

@@ -19,6 +19,8 @@ import io.qingtian.network.service.NetworkReply.NicDeleted;
 import io.qingtian.network.service.NetworkRequest.NicCreate;
 import io.qingtian.network.service.NetworkRequest.NicDelete;
 import io.qingtian.network.service.NetworkRequest.NicExport;
+import io.qingtian.network.service.NetworkRequest.NicUnexport;
+import io.qingtian.network.service.NetworkReply.NicUnexported;
 import io.qingtian.network.service.NetworkRequest.NicLimit;
 import io.qingtian.network.service.NetworkRequest.NicStats;
 import io.qingtian.network.service.NetworkRequest.SgCreate;
@@ -67,6 +69,7 @@ public final class NetworkService implements AutoCloseable {
 
     private final VirtualSwitch sw;
     private final Path stateFile;
+    private final Path stateDir;
     private final NetworkBackends backends;
     private final Map<String, String> tapOfVpc = new LinkedHashMap<>();
     private final Map<String, String> exportOfNic = new LinkedHashMap<>();
@@ -85,7 +88,8 @@ public final class NetworkService implements AutoCloseable {
     public NetworkService(Path stateDir, NetworkBackends backends, VirtualSwitch sw) {
         this.sw = sw;
         this.backends = backends;
-        this.stateFile = stateDir == null ? null : stateDir.resolve(STATE_FILE);
+        this.stateDir = stateDir == null ? null : stateDir.toAbsolutePath().normalize();
+        this.stateFile = this.stateDir == null ? null : this.stateDir.resolve(STATE_FILE);
         if (stateFile != null && Files.exists(stateFile)) {
             restore();
         }
@@ -111,6 +115,7 @@ public final class NetworkService implements AutoCloseable {
             case NicCreate q -> createNic(q);
             case NicLimit q -> limitNic(q);
             case NicExport q -> exportNic(q);
+            case NicUnexport q -> unexportNic(q);
             case NicStats q -> nicStats(q);
             case NicDelete q -> deleteNic(q);
             case UplinkAttach q -> attachUplink(q);
@@ -163,16 +168,65 @@ public final class NetworkService implements AutoCloseable {
         return nicInfo(sw.port(q.name()));
     }
 
+    /**
+     * Serves the NIC on a vhost-user socket and records the export. A NIC whose recorded export
+     * is serving is refused (unexport it first); one whose recorded export is not serving (it
+     * could not be brought back at start: its directory is gone, the state directory moved) is
+     * exported at the requested path, which replaces the dead record.
+     */
     public synchronized ExportInfo exportNic(NicExport q) {
-        Port p = sw.port(q.name());
-        if (exportOfNic.containsKey(q.name())) {
-            throw new NetworkException("NIC " + q.name() + " is already exported at " + exportOfNic.get(q.name()));
+        Port p = sw.port(required(q.name(), "NIC name"));
+        Path sock = Path.of(required(q.vhostUserSocket(), "--vhost-user")).toAbsolutePath().normalize();
+        String recorded = exportOfNic.get(p.name());
+        if (recorded != null && running.containsKey("nic:" + p.name())) {
+            throw new NetworkException("NIC " + p.name() + " is already exported at " + recorded
+                    + " (nic unexport first to move it)");
         }
-        Path sock = Path.of(q.vhostUserSocket()).toAbsolutePath();
         startExport(p, sock);
-        exportOfNic.put(q.name(), sock.toString());
+        exportOfNic.put(p.name(), sock.toString());
         save();
-        return new ExportInfo(q.name(), sock.toString());
+        return new ExportInfo(p.name(), sock.toString());
+    }
+
+    /**
+     * Stops a NIC's export (its socket file is removed) and forgets it; the NIC, its address
+     * and counters stay. Refused while a front-end is connected unless {@code force}.
+     */
+    public synchronized NicUnexported unexportNic(NicUnexport q) {
+        Port p = sw.port(required(q.name(), "NIC name"));
+        String sock = exportOfNic.get(p.name());
+        if (sock == null) {
+            throw new NetworkException("NIC " + p.name() + " is not exported");
+        }
+        AutoCloseable export = running.get("nic:" + p.name());
+        boolean connected = p.linkUp() || export instanceof NetworkBackends.Export x && x.connected();
+        if (connected && !q.force()) {
+            throw new NetworkException("NIC " + p.name() + " is in use: a front-end is connected to " + sock
+                    + "; stop its VM first (or --force to disconnect it)");
+        }
+        running.remove("nic:" + p.name());
+        exportOfNic.remove(p.name());
+        if (export != null) {
+            try {
+                export.close();
+            } catch (Exception e) {
+                warnings.add("NIC " + p.name() + ": stopping its export: " + oneLine(e));
+            }
+        }
+        save();
+        return new NicUnexported(p.name(), sock, export != null);
+    }
+
+    /** The NIC's recorded export and whether it is serving; null if it has none. */
+    public synchronized NicExportState exportState(String nic) {
+        String sock = exportOfNic.get(nic);
+        if (sock == null) {
+            return null;
+        }
+        AutoCloseable export = running.get("nic:" + nic);
+        Port p = sw.ports().stream().filter(x -> x.name().equals(nic)).findFirst().orElse(null);
+        boolean connected = export instanceof NetworkBackends.Export x && x.connected() || p != null && p.linkUp();
+        return new NicExportState(Path.of(sock), export != null, connected);
     }
 
     public synchronized NicStatsInfo nicStats(NicStats q) {
@@ -333,9 +387,12 @@ public final class NetworkService implements AutoCloseable {
             }
         }
         for (ExportInfo x : c.exports()) {
-            exportOfNic.put(x.name(), x.vhostUserSocket());
+            // A socket inside the state directory is recorded relative to it (see save), so the
+            // export comes back under the directory wherever it is now.
+            Path sock = stateDir.resolve(x.vhostUserSocket()).normalize();
+            exportOfNic.put(x.name(), sock.toString());
             try {
-                startExport(sw.port(x.name()), Path.of(x.vhostUserSocket()));
+                startExport(sw.port(x.name()), sock);
             } catch (NetworkException e) {
                 warnings.add(e.getMessage());
             }
@@ -350,7 +407,7 @@ public final class NetworkService implements AutoCloseable {
         try {
             Files.createDirectories(stateFile.getParent());
             Path tmp = stateFile.resolveSibling(STATE_FILE + ".tmp");
-            Files.write(tmp, JSON.writeValueAsBytes(config()));
+            Files.write(tmp, JSON.writeValueAsBytes(persisted(config())));
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }
@@ -358,6 +415,20 @@ public final class NetworkService implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save " + stateFile, e);
         }
+    }
+
+    /**
+     * The configuration as saved: export sockets inside the state directory relative to it.
+     * The card exports an instance's NICs into {@code STATE/instances/ID/}; a state directory
+     * that moved (a new card on the same state, a restored backup) then brings them back at
+     * the same place inside it, instead of at a dead path in the old directory.
+     */
+    private Config persisted(Config c) {
+        List<ExportInfo> exports = c.exports().stream().map(x -> {
+            Path sock = Path.of(x.vhostUserSocket());
+            return sock.startsWith(stateDir) ? new ExportInfo(x.name(), stateDir.relativize(sock).toString()) : x;
+        }).toList();
+        return new Config(c.vpcs(), c.subnets(), c.securityGroups(), c.nics(), c.uplinks(), exports);
     }
 
     private static VpcInfo vpcInfo(Vpc v) {
