@@ -308,44 +308,74 @@ class LifecycleApiTest {
         Files.setPosixFilePermissions(own, PosixFilePermissions.fromString("rwx--x--x"));
         Path firstRoot = Files.createDirectories(own.resolve("first"));
         Path oldVolumeSocket;
+        Path oldNicSocket;
         try (ApiCard first = ApiCard.start(firstRoot, 645_000, null, ticker)) {
             token = first.tenant("carol");
-            // a volume: a vhost-user back-end whose socket the snapshot names
+            // a volume and a NIC: vhost-user back-ends whose sockets the snapshot names
             assertThat(first.call(token, "POST", "/v1/volumes", "{\"name\":\"d1\",\"size\":\"8M\"}").status()).isEqualTo(201);
+            assertThat(first.call(token, "POST", "/v1/vpcs", "{\"name\":\"net\",\"cidr\":\"10.1.0.0/16\"}").status())
+                    .isEqualTo(201);
+            assertThat(first.call(token, "POST", "/v1/subnets", "{\"name\":\"s1\",\"vpc\":\"net\",\"cidr\":\"10.1.1.0/24\"}")
+                    .status()).isEqualTo(201);
+            assertThat(first.call(token, "POST", "/v1/nics", "{\"name\":\"n1\",\"subnet\":\"s1\"}").status()).isEqualTo(201);
             R c = first.call(token, "POST", "/v1/instances", "{\"name\":\"t\",\"kernel\":\"ticker.bzImage\",\"memoryMib\":64,"
-                    + "\"volumes\":[\"d1\"]}");
+                    + "\"volumes\":[\"d1\"],\"nics\":[\"n1\"]}");
             assertThat(c.status()).as(c.text()).isEqualTo(201);
-            oldVolumeSocket = first.state.resolve("instances").resolve(c.body().get("id").asText())
-                    .resolve("vol-" + c.body().get("tenant").asText() + ".d1.sock");
+            Path instanceDir = first.state.resolve("instances").resolve(c.body().get("id").asText());
+            String tenant = c.body().get("tenant").asText();
+            oldVolumeSocket = instanceDir.resolve("vol-" + tenant + ".d1.sock");
+            oldNicSocket = instanceDir.resolve("nic-" + tenant + ".n1.sock");
             assertThat(oldVolumeSocket).as("the volume's socket of the first launch").exists();
+            assertThat(oldNicSocket).as("the NIC's socket of the first launch").exists();
+            assertThat(nicAttached(first, token, "n1")).as("the hypervisor is connected to the NIC").isTrue();
             awaitTicks(first, token, "t", t -> t.size() >= 2);
             // paused, so that the console ends where the snapshot is (a running one would tick on after it)
             assertThat(first.call(token, "POST", "/v1/instances/t/pause", null).status()).isEqualTo(200);
             assertThat(first.call(token, "POST", "/v1/instances/t/snapshot", "{\"name\":\"keep\"}").status()).isEqualTo(201);
         } // the card stops every hypervisor as it goes
-        // The new card runs on the same state, moved: the volume's back-end socket has a new path,
-        // unlike the one the snapshot names. The card passes its sockets as the load's
-        // drive_overrides (and network_overrides), or the hypervisor would refuse the restore.
+        // The new card runs on the same state, moved: the back-ends' sockets have new paths,
+        // unlike the ones the snapshot names. The card passes its sockets as the load's
+        // drive_overrides and network_overrides, or the hypervisor would refuse the restore.
         Path secondRoot = Files.createDirectories(own.resolve("second"));
         Files.move(firstRoot.resolve("state"), secondRoot.resolve("state"));
         try (ApiCard second = ApiCard.start(secondRoot, 645_000, null, ticker)) {
             assertThat(second.call(token, "GET", "/v1/instances/t", null).body().get("state").asText()).isEqualTo("STOPPED");
             assertThat(second.call(token, "GET", "/v1/instances/t/snapshots", null).body()).extracting(n -> n.get("name").asText())
                     .containsExactly("keep");
+            assertThat(nicAttached(second, token, "n1")).as("no VM on the NIC yet").isFalse();
             int before = ticks(second, token, "t").size();
             ApiCard.R r = second.call(token, "POST", "/v1/instances/t/restore", "{\"snapshot\":\"keep\"}");
             assertThat(r.status()).as(r.text()).isEqualTo(200);
             assertThat(r.body().get("restoredFrom").asText()).isEqualTo("keep");
-            Path newVolumeSocket = second.state.resolve("instances").resolve(r.body().get("id").asText())
-                    .resolve(oldVolumeSocket.getFileName());
+            Path instanceDir = second.state.resolve("instances").resolve(r.body().get("id").asText());
+            Path newVolumeSocket = instanceDir.resolve(oldVolumeSocket.getFileName());
+            Path newNicSocket = instanceDir.resolve(oldNicSocket.getFileName());
             assertThat(newVolumeSocket).exists();
+            assertThat(newNicSocket).as("the network service serves the NIC under the moved state directory").exists();
             assertThat(oldVolumeSocket).as("the path the snapshot names is gone").doesNotExist();
+            assertThat(oldNicSocket).as("the NIC's old path is not used").doesNotExist();
             assertThat(second.call(token, "GET", "/v1/volumes/d1", null).body().get("attached").asBoolean()).isTrue();
+            // the restored hypervisor connected to the NIC's new socket (network_overrides)
+            long deadline = System.nanoTime() + 60_000_000_000L; // ends when the condition holds
+            while (!nicAttached(second, token, "n1") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(nicAttached(second, token, "n1")).as("the restored VM is connected to the NIC").isTrue();
             List<Character> after = awaitTicks(second, token, "t", t -> t.size() >= before + 3);
             assertThat(second.call(token, "GET", "/v1/instances/t/console", null).text().split("OK\n", -1))
                     .as("one cold boot only").hasSize(2);
             assertConsecutive(after, before);
         }
+    }
+
+    /** Whether a VM is connected to the NIC's vhost-user export ({@code attached} in {@code GET /v1/nics}). */
+    private static boolean nicAttached(ApiCard card, String token, String nic) throws Exception {
+        for (JsonNode n : card.call(token, "GET", "/v1/nics", null).body()) {
+            if (n.get("name").asText().equals(nic)) {
+                return n.get("attached").asBoolean();
+            }
+        }
+        throw new AssertionError("no NIC " + nic);
     }
 
     @Test
