@@ -239,4 +239,28 @@ class NetworkServiceTest {
             assertThatThrownBy(() -> client.call(new NetworkRequest.NicDelete("n", false))).hasMessage("no NIC n");
         }
     }
+
+    @Test
+    void nicUnexportOnTheWireAndOffline() {
+        assertThat(NetworkWire.encode(new NetworkRequest.NicUnexport("n", true)))
+                .isEqualTo("{\"op\":\"nic.unexport\",\"name\":\"n\",\"force\":true}");
+        String s = state.toString();
+        qt("vpc", "create", "blue", "--cidr", "10.0.0.0/16", "--state", s);
+        qt("subnet", "create", "web", "--vpc", "blue", "--cidr", "10.0.1.0/24", "--state", s);
+        qt("nic", "create", "vm1", "--subnet", "web", "--state", s);
+        assertThat(qt("nic", "unexport", "vm1", "--state", s).err()).isEqualTo("NIC vm1 is not exported");
+        assertThat(qt("nic", "unexport", "nope", "--state", s).err()).isEqualTo("no NIC nope");
+        // Offline (no card running) an export cannot start; a record the card left behind
+        // (here: written by a card's service) is forgotten, so the card exports it afresh.
+        FakeBackends backends = new FakeBackends();
+        try (NetworkService svc = new NetworkService(state, backends)) {
+            svc.handle(new NetworkRequest.NicExport("vm1", "/nonexistent/vm1.sock"));
+        }
+        Run r = qt("nic", "unexport", "vm1", "--state", s);
+        assertThat(r.out()).isEqualTo("nic vm1 unexported from /nonexistent/vm1.sock (it was not running)");
+        try (NetworkService svc = new NetworkService(state, NetworkBackends.none())) {
+            assertThat(svc.config().exports()).isEmpty();
+            assertThat(svc.warnings()).isEmpty();
+        }
+    }
 }
