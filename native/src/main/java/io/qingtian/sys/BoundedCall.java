@@ -58,16 +58,7 @@ public final class BoundedCall {
                 Thread.currentThread().interrupt();
             }
         }
-        Throwable e = failure.get();
-        if (e instanceof RuntimeException r) {
-            throw r;
-        }
-        if (e instanceof Error err) {
-            throw err;
-        }
-        if (e != null) {
-            throw new IllegalStateException(name + " failed", e);
-        }
+        BoundedWait.rethrow(name, failure.get());
         return value.get();
     }
 }

@@ -78,7 +78,12 @@ public final class BoundedWait {
             report(name + " did not finish within " + bound.toMillis() + " ms; going on without it", stuck);
             return false;
         }
-        Throwable e = failure.get();
+        rethrow(name, failure.get());
+        return true;
+    }
+
+    /** What the bounded action threw, if anything, thrown again in the caller's thread. */
+    static void rethrow(String name, Throwable e) {
         if (e instanceof RuntimeException r) {
             throw r;
         }
@@ -88,7 +93,6 @@ public final class BoundedWait {
         if (e != null) {
             throw new IllegalStateException(name + " failed", e);
         }
-        return true;
     }
 
     public static boolean run(String name, Duration bound, Runnable action) {

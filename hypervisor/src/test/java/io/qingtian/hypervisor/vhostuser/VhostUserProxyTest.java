@@ -116,45 +116,13 @@ class VhostUserProxyTest {
     }
 
     private void enableMsix() {
-        PciConfigSpace c = pci.config();
-        int p = c.get8(PciConfigSpace.CAPABILITIES_POINTER);
-        while (c.get8(p) != MsixTable.CAP_ID) {
-            p = c.get8(p + 1);
-        }
-        pci.configWrite(p + 2, 2, MsixTable.CONTROL_ENABLE);
-        for (int v = 0; v < pci.msix().size(); v++) { // program and unmask every vector
-            long e = VirtioPciDevice.MSIX_TABLE + 16L * v;
-            common((int) e, 4, 0xfee0_0000L);
-            common((int) e + 8, 4, 0x40 + v);
-            common((int) e + 12, 4, 0);
-        }
+        TransportDriver.enableMsix(pci);
     }
 
     /** The driver's init sequence (virtio 1.2 §3.1.1) with queue 0 at fixed addresses. */
     private DriverQueue driverInit(boolean msix) throws Exception {
-        common(0x14, 1, 0); // reset
-        common(0x14, 1, 1 | 2);
-        long features = proxy.deviceFeatures();
-        common(0x08, 4, 0);
-        common(0x0c, 4, features & 0xffff_ffffL);
-        common(0x08, 4, 1);
-        common(0x0c, 4, features >>> 32);
-        common(0x14, 1, 1 | 2 | 8);
-        assertThat(common(0x14, 1) & 8).isEqualTo(8);
-        if (msix) {
-            common(0x10, 2, 0);
-        }
-        DriverQueue q = new DriverQueue(mem.memory(), 64, 0x10000, 0x11000, 0x12000, false);
-        common(0x16, 2, 0);
-        common(0x18, 2, 64);
-        if (msix) {
-            common(0x1a, 2, 1);
-        }
-        common(0x20, 8, 0x10000);
-        common(0x28, 8, 0x11000);
-        common(0x30, 8, 0x12000);
-        common(0x1c, 2, 1);
-        common(0x14, 1, 1 | 2 | 8 | 4);
+        DriverQueue q = TransportDriver.init(pci, mem.memory(), proxy.deviceFeatures(), msix);
+        assertThat(common(0x14, 1) & 8).as("FEATURES_OK kept").isEqualTo(8);
         return q;
     }
 

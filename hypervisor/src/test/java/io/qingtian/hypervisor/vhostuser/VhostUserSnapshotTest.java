@@ -73,37 +73,9 @@ class VhostUserSnapshotTest {
 
     /** Firmware + driver: BAR, MSI-X with every vector unmasked, features, queue 0 of 64 entries, DRIVER_OK. */
     private DriverQueue driverInit(Device d) throws Exception {
-        PciConfigSpace c = d.pci().config();
-        int p = c.get8(PciConfigSpace.CAPABILITIES_POINTER);
-        while (c.get8(p) != MsixTable.CAP_ID) {
-            p = c.get8(p + 1);
-        }
-        d.pci().configWrite(p + 2, 2, MsixTable.CONTROL_ENABLE);
-        for (int v = 0; v < d.pci().msix().size(); v++) {
-            long e = VirtioPciDevice.MSIX_TABLE + 16L * v;
-            d.bar((int) e, 4, 0xfee0_0000L);
-            d.bar((int) e + 8, 4, 0x40 + v);
-            d.bar((int) e + 12, 4, 0);
-        }
-        d.bar(0x14, 1, 1 | 2);
+        TransportDriver.enableMsix(d.pci());
         // Without EVENT_IDX: this driver never writes used_event, so every completion interrupts.
-        long features = d.proxy().deviceFeatures() & ~VhostUserProxy.VIRTIO_F_EVENT_IDX;
-        d.bar(0x08, 4, 0);
-        d.bar(0x0c, 4, features & 0xffff_ffffL);
-        d.bar(0x08, 4, 1);
-        d.bar(0x0c, 4, features >>> 32);
-        d.bar(0x14, 1, 1 | 2 | 8);
-        d.bar(0x10, 2, 0);
-        DriverQueue q = new DriverQueue(mem.memory(), 64, 0x10000, 0x11000, 0x12000, false);
-        d.bar(0x16, 2, 0);
-        d.bar(0x18, 2, 64);
-        d.bar(0x1a, 2, 1);
-        d.bar(0x20, 8, 0x10000);
-        d.bar(0x28, 8, 0x11000);
-        d.bar(0x30, 8, 0x12000);
-        d.bar(0x1c, 2, 1);
-        d.bar(0x14, 1, 1 | 2 | 8 | 4);
-        return q;
+        return TransportDriver.init(d.pci(), mem.memory(), d.proxy().deviceFeatures() & ~VhostUserProxy.VIRTIO_F_EVENT_IDX, true);
     }
 
     /** Reads {@code sector} through queue 0, kicking and waiting on the eventfds KVM would hold now. */
