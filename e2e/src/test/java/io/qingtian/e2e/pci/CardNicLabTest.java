@@ -91,12 +91,7 @@ class CardNicLabTest {
 
     @Test
     void guestGetsAddressAndMetadataFromTheCardsNetworkService() throws Exception {
-        GuestKernel kernel = GuestKernel.stock();
-        Path initrd = tmp.resolve("l2.cpio");
-        GuestInitramfs.withInit(INIT)
-                .file("udhcpc.sh", 0755, UDHCPC_SCRIPT.getBytes(StandardCharsets.UTF_8))
-                .modules(kernel, "virtio_pci", "virtio_net")
-                .writeTo(initrd);
+        Path initrd = initramfs(INIT);
         LabResult r = CardLab.run(tmp, initrd, SCRIPT, Duration.ofMinutes(10));
         String out = r.stdout();
         assertThat(out).contains("L1 done", "L1 hv-exit nic 0", "L2 nic end");
@@ -193,12 +188,7 @@ class CardNicLabTest {
 
     @Test
     void guestGetsItsNicBackAfterTheCardIsKilledAndRestarted() throws Exception {
-        GuestKernel kernel = GuestKernel.stock();
-        Path initrd = tmp.resolve("l2.cpio");
-        GuestInitramfs.withInit(RESTART_INIT)
-                .file("udhcpc.sh", 0755, UDHCPC_SCRIPT.getBytes(StandardCharsets.UTF_8))
-                .modules(kernel, "virtio_pci", "virtio_net")
-                .writeTo(initrd);
+        Path initrd = initramfs(RESTART_INIT);
         LabResult r = CardLab.run(tmp, initrd, RESTART_SCRIPT, Duration.ofMinutes(12));
         String out = r.stdout();
         assertThat(out).contains("L1 card killed", "L1 vm alive without the card");
@@ -233,5 +223,15 @@ class CardNicLabTest {
     /** A packet counter from {@code qt card nic stats}' output ({@code rx (from guest) packets N}). */
     private static long counter(String stats, String name) {
         return Long.parseLong(find(stats, "\\b" + name + " \\(\\w+ guest\\) +packets (\\d+)"));
+    }
+
+    /** The L2 initramfs: {@code init}, the DHCP client's script, virtio-pci and virtio-net. */
+    private Path initramfs(String init) throws Exception {
+        Path initrd = tmp.resolve("l2.cpio");
+        GuestInitramfs.withInit(init)
+                .file("udhcpc.sh", 0755, UDHCPC_SCRIPT.getBytes(StandardCharsets.UTF_8))
+                .modules(GuestKernel.stock(), "virtio_pci", "virtio_net")
+                .writeTo(initrd);
+        return initrd;
     }
 }
