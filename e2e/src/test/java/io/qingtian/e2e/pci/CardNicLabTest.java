@@ -73,7 +73,8 @@ class CardNicLabTest {
             poweroff -f
             """;
 
-    static final String SCRIPT = """
+    /** L1: the card with a VPC, a subnet, a security group allowing ICMP, and NIC g1 exported at /tmp/nic.sock. */
+    static final String CARD_WITH_NIC = """
             card_up || exit 1
             card vpc create blue --cidr 10.0.0.0/16 --tenant acme
             card subnet create blue-a --vpc blue --cidr 10.0.1.0/24
@@ -81,13 +82,16 @@ class CardNicLabTest {
             card sg rule add vm --proto icmp --from 10.0.0.0/16
             card nic create g1 --subnet blue-a --ip %s --mac %s --sg vm --instance %s
             card nic export g1 --vhost-user /tmp/nic.sock
+            """.formatted(IP, MAC, INSTANCE);
+
+    static final String SCRIPT = CARD_WITH_NIC + """
             waitsock /tmp/nic.sock || tail -20 /tmp/card.log
             echo "L1 stats-before $(card nic stats g1 | tr '\\n' ' ')"
             hv nic --net socket=/tmp/nic.sock,mac=%s --cmdline "$CMD"
             echo "L1 stats-after $(card nic stats g1 | tr '\\n' ' ')"
             kill $CARD; wait $CARD
             echo "L1 done"
-            """.formatted(IP, MAC, INSTANCE, MAC);
+            """.formatted(MAC);
 
     @Test
     void guestGetsAddressAndMetadataFromTheCardsNetworkService() throws Exception {
@@ -150,14 +154,7 @@ class CardNicLabTest {
             poweroff -f
             """;
 
-    static final String RESTART_SCRIPT = """
-            card_up || exit 1
-            card vpc create blue --cidr 10.0.0.0/16 --tenant acme
-            card subnet create blue-a --vpc blue --cidr 10.0.1.0/24
-            card sg create vm
-            card sg rule add vm --proto icmp --from 10.0.0.0/16
-            card nic create g1 --subnet blue-a --ip %s --mac %s --sg vm --instance %s
-            card nic export g1 --vhost-user /tmp/nic.sock
+    static final String RESTART_SCRIPT = CARD_WITH_NIC + """
             waitsock /tmp/nic.sock || exit 1
             mkfifo /tmp/console-in
             echo "L1 boot nicr"
@@ -184,7 +181,7 @@ class CardNicLabTest {
             echo "L1 stats-after $(card nic stats g1 | tr '\\n' ' ')"
             kill $CARD; wait $CARD
             echo "L1 done"
-            """.formatted(IP, MAC, INSTANCE, MAC);
+            """.formatted(MAC);
 
     @Test
     void guestGetsItsNicBackAfterTheCardIsKilledAndRestarted() throws Exception {
